@@ -1,0 +1,68 @@
+"""prodline: take a model from a notebook to a governed, served, monitored service.
+
+``import prodline`` stays fast: the public API below is resolved lazily on first use,
+so pandas, SQLAlchemy and scikit-learn load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC = {
+    "init": "prodline.config",
+    "settings": "prodline.config",
+    "start_run": "prodline.tracking.api",
+    "active_run": "prodline.tracking.api",
+    "get_run": "prodline.tracking.api",
+    "search_runs": "prodline.tracking.api",
+    "list_experiments": "prodline.tracking.api",
+    "autolog": "prodline.tracking.autolog",
+    "reproduce": "prodline.tracking.reproduce",
+    "Run": "prodline.tracking.run",
+    "Dataset": "prodline.data.dataset",
+    "get_dataset": "prodline.data.api",
+    "list_datasets": "prodline.data.api",
+    "infer_schema": "prodline.data.schema",
+    "validate": "prodline.data.validate",
+    "profile": "prodline.data.profile",
+    "errors": "prodline.errors",
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from prodline import errors
+    from prodline.config import init, settings
+    from prodline.data.api import get_dataset, list_datasets
+    from prodline.data.dataset import Dataset
+    from prodline.data.profile import profile
+    from prodline.data.schema import infer_schema
+    from prodline.data.validate import validate
+    from prodline.tracking.api import (
+        active_run,
+        get_run,
+        list_experiments,
+        search_runs,
+        start_run,
+    )
+    from prodline.tracking.autolog import autolog
+    from prodline.tracking.reproduce import reproduce
+    from prodline.tracking.run import Run
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _PUBLIC.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'prodline' has no attribute {name!r}")
+    module = import_module(module_name)
+    value = module if module_name == f"prodline.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,188 @@
+"""Run search and run detail, loading related rows in a few set-based queries."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from prodline.errors import InvalidValueError, NotFoundError
+from prodline.store import tables as t
+from prodline.store.base import StoreBase
+from prodline.store.filters import ATTRIBUTES, parse_field, parse_filter
+from prodline.store.records import RunList, RunRecord
+from prodline.store.runs import chunked
+
+MAX_RESULTS_LIMIT = 50_000
+_RUN_COLUMNS = (
+    t.runs.c.id,
+    t.runs.c.experiment_id,
+    t.experiments.c.name.label("experiment"),
+    t.runs.c.name,
+    t.runs.c.status,
+    t.runs.c.start_time,
+    t.runs.c.end_time,
+    t.runs.c.error,
+    t.runs.c.reproduced_from,
+)
+
+
+class SearchStore(StoreBase):
+    """Find runs by a filter and ordering; read one run in full."""
+
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> RunList:
+        """Runs matching ``filter`` in the named experiments (all when ``None``).
+
+        ``order_by`` entries look like ``"metrics.f1 DESC"`` or ``"start_time"``; runs
+        missing the ordering value come last. Pages: pass ``next_page_token`` back.
+        """
+        if not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS_LIMIT:
+            raise InvalidValueError(f"max_results must be an integer in 1..{MAX_RESULTS_LIMIT}.")
+        offset = _decode_token(page_token)
+        query: Select[Any] = select(*_RUN_COLUMNS).join(
+            t.experiments, t.experiments.c.id == t.runs.c.experiment_id
+        )
+        if experiments:
+            query = query.where(t.experiments.c.name.in_(list(experiments)))
+        if filter and filter.strip():
+            query = query.where(parse_filter(filter))
+        query = _ordered(query, order_by or [])
+        query = query.limit(max_results + 1).offset(offset)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > max_results
+        result = RunList(self._hydrate(rows[:max_results], full=False))
+        result.next_page_token = _encode_token(offset + max_results) if more else None
+        return result
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with params, latest metrics, tags, notes, artifacts, datasets, code
+        and environment."""
+        query = (
+            select(*_RUN_COLUMNS, t.runs.c.code, t.runs.c.environment)
+            .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
+            .where(t.runs.c.id == run_id)
+        )
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"No run with id {run_id!r}. See `prodline runs list`.")
+        return self._hydrate(rows, full=True)[0]
+
+    def _hydrate(self, rows: Sequence[Any], full: bool) -> list[RunRecord]:
+        ids = [row.id for row in rows]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        notes: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        with self.read() as conn:
+            for batch in chunked(ids):
+                for run_id, key, value in conn.execute(
+                    select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+                        t.params.c.run_id.in_(batch)
+                    )
+                ):
+                    params[run_id][key] = value
+                for run_id, key, value in conn.execute(
+                    select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
+                        t.tags.c.run_id.in_(batch)
+                    )
+                ):
+                    tags[run_id][key] = value
+                lm = t.latest_metrics
+                for run_id, key, value in conn.execute(
+                    select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(batch))
+                ):
+                    metrics[run_id][key] = math.nan if value is None else value
+                if full:
+                    n = t.run_notes
+                    for run_id, created, text in conn.execute(
+                        select(n.c.run_id, n.c.created_at, n.c.text)
+                        .where(n.c.run_id.in_(batch))
+                        .order_by(n.c.id)
+                    ):
+                        notes[run_id].append({"created_at": created, "text": text})
+        extra: dict[str, dict[str, Any]] = {i: {} for i in ids}
+        if full:
+            datasets = self.run_datasets(ids)  # type: ignore[attr-defined]
+            for run_id in ids:
+                extra[run_id] = {
+                    "artifacts": self.list_artifacts(run_id),  # type: ignore[attr-defined]
+                    "datasets": datasets[run_id],
+                }
+        return [
+            RunRecord(
+                id=row.id,
+                experiment_id=row.experiment_id,
+                experiment=row.experiment,
+                name=row.name,
+                status=row.status,
+                start_time=row.start_time,
+                end_time=row.end_time,
+                params=dict(sorted(params[row.id].items())),
+                metrics=dict(sorted(metrics[row.id].items())),
+                tags=dict(sorted(tags[row.id].items())),
+                error=row.error,
+                code=row.code if full else None,
+                environment=row.environment if full else None,
+                reproduced_from=row.reproduced_from,
+                notes=notes[row.id],
+                **extra[row.id],
+            )
+            for row in rows
+        ]
+
+
+def _ordered(query: Select[Any], order_by: Sequence[str]) -> Select[Any]:
+    terms = []
+    for position, spec in enumerate(order_by):
+        if not isinstance(spec, str) or not spec.strip():
+            raise InvalidValueError(
+                f"order_by entries are strings like 'metrics.f1 DESC', got {spec!r}."
+            )
+        text = spec.strip()
+        head, _, direction = text.rpartition(" ")
+        if direction.upper() not in ("ASC", "DESC"):
+            head, direction = text, "ASC"
+        field = parse_field(head.strip())
+        descending = direction.upper() == "DESC"
+        if field.kind == "attribute":
+            column: Any = ATTRIBUTES[field.key]
+        else:
+            table = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}[field.kind]
+            alias = table.alias(f"order_{position}")
+            query = query.outerjoin(
+                alias, (alias.c.run_id == t.runs.c.id) & (alias.c.key == field.key)
+            )
+            column = alias.c.value
+        terms.append((column.desc() if descending else column.asc()).nulls_last())
+    terms += [t.runs.c.start_time.desc(), t.runs.c.id]
+    return query.order_by(*terms)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        kind, _, number = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind != "offset":
+            raise ValueError(kind)
+        return int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidValueError(
+            f"Invalid page token {token!r}; pass next_page_token as given."
+        ) from None

@@ -1,0 +1,147 @@
+"""The store's tables (SQLAlchemy Core). Changing one needs a new Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from prodline.store.types import JSONText, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+KEY = String(250)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("end_time", UTCDateTime),
+    Column("error", Text),
+    Column("code", JSONText),
+    Column("environment", JSONText),
+    Column("reproduced_from", ID),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Every logged point. NaN is stored as NULL; timestamps are UTC epoch milliseconds
+# because this is the one high-volume table.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", ID, ForeignKey("runs.id"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("value", Float),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# The value at the highest step of each (run, metric): what search filters and sorts on.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Float),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_notes = Table(
+    "run_notes",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", ID, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("n_rows", BigInteger, nullable=False),
+    Column("n_cols", Integer, nullable=False),
+    Column("source", JSONText, nullable=False),
+    Column("schema", JSONText, nullable=False),
+    Column("profile", JSONText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name", "fingerprint"),
+    UniqueConstraint("name", "version"),
+)
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("dataset_id", ID, ForeignKey("datasets.id"), primary_key=True, index=True),
+    Column("role", String(64), primary_key=True),
+    Column("logged_at", UTCDateTime, nullable=False),
+)
