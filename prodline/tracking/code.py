@@ -96,6 +96,8 @@ def _add_git(capture: CodeCapture, where: Path) -> None:
         "dirty": bool(diff.strip()),
         "untracked": [line for line in untracked.splitlines() if line][:200],
     }
-    if diff.strip():
+    if diff.strip() and len(diff) <= MAX_SOURCE_BYTES:
         capture.files["code/git.diff"] = diff.encode()
         capture.info["git"]["diff_artifact"] = "code/git.diff"
+    elif diff.strip():
+        capture.info["git"]["diff_omitted"] = f"{len(diff):,} bytes, over the capture limit"
