@@ -133,3 +133,54 @@ class RunList(list[RunRecord]):
             row.update({f"tags.{k}": v for k, v in run.tags.items()})
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class LabelRecord(_Record):
+    label: str
+    reason: str
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord(_Record):
+    id: str
+    model: str
+    version: int
+    run_id: str | None
+    files: dict[str, Any]
+    contract: dict[str, Any]
+    serving_path: str
+    created_at: datetime
+    aliases: list[str] = field(default_factory=list)
+    labels: list[LabelRecord] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """``name/version``, the reference accepted by ``prodline.load_model``."""
+        return f"{self.model}/{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelRecord(_Record):
+    id: str
+    name: str
+    created_at: datetime
+    latest_version: int | None
+    version_count: int
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryEvent(_Record):
+    id: int
+    model: str
+    version: int | None
+    kind: str
+    name: str | None
+    previous_version: int | None
+    reason: str | None
+    actor: str
+    details: dict[str, Any] | None
+    created_at: datetime

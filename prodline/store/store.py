@@ -6,11 +6,12 @@ from prodline.store.datasets import DatasetsStore
 from prodline.store.engine import make_engine
 from prodline.store.metrics import MetricsStore
 from prodline.store.migrate import upgrade
+from prodline.store.registry import RegistryStore
 from prodline.store.runs import RunsStore
 from prodline.store.search import SearchStore
 
 
-class Store(RunsStore, MetricsStore, DatasetsStore, SearchStore):
+class Store(RunsStore, MetricsStore, DatasetsStore, SearchStore, RegistryStore):
     """The metadata store. Open it with :func:`open_store`."""
 
 

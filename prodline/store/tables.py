@@ -145,3 +145,67 @@ run_datasets = Table(
     Column("role", String(64), primary_key=True),
     Column("logged_at", UTCDateTime, nullable=False),
 )
+
+# --- registry (migration 0002) ---------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_id", ID, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id")),
+    Column("files", JSONText, nullable=False),
+    Column("contract", JSONText, nullable=False),
+    Column("serving_path", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("model_id", "version"),
+)
+
+# Current holder of each alias; the full history is in registry_events.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", ID, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Current labels of each version; the full history is in registry_events.
+model_labels = Table(
+    "model_labels",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("label", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Append-only: every version created, alias moved and label changed (who, when, why).
+registry_events = Table(
+    "registry_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("model_id", ID, ForeignKey("registered_models.id"), nullable=False),
+    Column("version_id", ID, ForeignKey("model_versions.id")),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(64)),
+    Column("previous_version_id", ID),
+    Column("reason", Text),
+    Column("actor", String(250), nullable=False),
+    Column("details", JSONText),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_registry_events_model_id", "model_id", "id"),
+)
