@@ -18,6 +18,7 @@ _PUBLIC = {
     "start_run": "prodline.tracking.api",
     "active_run": "prodline.tracking.api",
     "get_run": "prodline.tracking.api",
+    "get_metric_history": "prodline.tracking.api",
     "search_runs": "prodline.tracking.api",
     "list_experiments": "prodline.tracking.api",
     "autolog": "prodline.tracking.autolog",
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline.data.validate import validate
     from prodline.tracking.api import (
         active_run,
+        get_metric_history,
         get_run,
         list_experiments,
         search_runs,

@@ -80,8 +80,6 @@ def list_runs(
     """
     import prodline
 
-    if experiment:
-        _check_experiments(experiment)
     records = prodline.search_runs(
         experiments=experiment or None,
         filter=filter_,
@@ -135,20 +133,6 @@ def list_runs(
         )
     if records.next_page_token:
         out.print(render.text(f"more runs: --page-token {records.next_page_token}", "dim"))
-
-
-def _check_experiments(names: Sequence[str]) -> None:
-    import prodline
-    from prodline.errors import NotFoundError
-
-    known = {record.name for record in prodline.list_experiments()}
-    missing = [name for name in names if name not in known]
-    if missing:
-        listed = ", ".join(sorted(known)) or "none yet"
-        raise NotFoundError(
-            f"No experiment named {', '.join(repr(m) for m in missing)}. "
-            f"Known experiments: {listed}."
-        )
 
 
 def choose_columns(
@@ -223,20 +207,10 @@ def show_run(
 
 
 def metric_history(record: RunRecord, key: str) -> list[MetricPoint]:
-    """Every point of metric ``key`` in a run, by step (NotFoundError if never logged).
+    """Every point of metric ``key`` in a run, by step (NotFoundError if never logged)."""
+    import prodline
 
-    There is no public ``prodline`` function for metric history yet, so this reads the
-    configured store's ``metric_history`` directly."""
-    from prodline import _context
-    from prodline.errors import NotFoundError
-
-    if key not in record.metrics:
-        logged = ", ".join(record.metrics) or "none"
-        raise NotFoundError(
-            f"Run {render.short_id(record.id)} ({record.name}) has no metric {key!r}. "
-            f"Its metrics: {logged}."
-        )
-    return _context.store().metric_history(record.id, key)
+    return prodline.get_metric_history(record.id, key)
 
 
 # --------------------------------------------------------------------------- compare

@@ -70,7 +70,8 @@ def check_metric_value(value: Any, key: str) -> float | None:
         return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidValueError(
-            f"Metric {key!r} must be a real number, got {type(value).__name__}: {str(value)[:80]!r}."
+            f"Metric {key!r} must be a real number, "
+            f"got {type(value).__name__}: {str(value)[:80]!r}."
         )
     number = float(value)
     return None if math.isnan(number) else number

@@ -6,7 +6,8 @@
 
 Identifiers are ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` (backquote or double-quote
 keys with spaces) and the run attributes ``run_id``, ``name``, ``status``,
-``experiment``, ``start_time``, ``end_time``, ``reproduced_from`` (optionally as ``attributes.NAME``).
+``experiment``, ``start_time``, ``end_time``, ``reproduced_from`` (optionally as
+``attributes.NAME``).
 Operators: ``= != < <= > >= LIKE ILIKE NOT LIKE IN (...)``, joined by ``and``/``or`` with
 parentheses. Metrics compare numbers; params and tags are text and support equality,
 ``LIKE`` and ``IN``. A missing metric, param or tag never matches (nor does NaN).

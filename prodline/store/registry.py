@@ -349,7 +349,8 @@ class RegistryStore(StoreBase):
         if not create:
             names = conn.execute(select(m.c.name).order_by(m.c.name)).scalars().all()
             raise NotFoundError(
-                f"No registered model {name!r}. Registered models: {', '.join(names) or 'none yet'}."
+                f"No registered model {name!r}. "
+                f"Registered models: {', '.join(names) or 'none yet'}."
             )
         model_id = new_id()
         conn.execute(insert(m).values(id=model_id, name=name, created_at=utcnow()))

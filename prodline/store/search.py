@@ -53,6 +53,7 @@ class SearchStore(StoreBase):
             t.experiments, t.experiments.c.id == t.runs.c.experiment_id
         )
         if experiments:
+            self._require_experiments(experiments)
             query = query.where(t.experiments.c.name.in_(list(experiments)))
         if filter and filter.strip():
             query = query.where(parse_filter(filter))
@@ -64,6 +65,16 @@ class SearchStore(StoreBase):
         result = RunList(self._hydrate(rows[:max_results], full=False))
         result.next_page_token = _encode_token(offset + max_results) if more else None
         return result
+
+    def _require_experiments(self, names: Sequence[str]) -> None:
+        with self.read() as conn:
+            known = set(conn.execute(select(t.experiments.c.name)).scalars())
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise NotFoundError(
+                f"No experiment named {', '.join(repr(m) for m in missing)}. "
+                f"Known experiments: {', '.join(sorted(known)) or 'none yet'}."
+            )
 
     def get_run(self, run_id: str) -> RunRecord:
         """One run with params, latest metrics, tags, notes, artifacts, datasets, code
@@ -153,6 +164,11 @@ def _ordered(query: Select[Any], order_by: Sequence[str]) -> Select[Any]:
         text = spec.strip()
         head, _, direction = text.rpartition(" ")
         if direction.upper() not in ("ASC", "DESC"):
+            if " " in text and not text.endswith(("`", '"')):
+                raise InvalidValueError(
+                    f"order_by {spec!r}: end with ASC or DESC (or nothing), e.g. "
+                    "'metrics.f1 DESC'; put keys with spaces in backquotes."
+                )
             head, direction = text, "ASC"
         field = parse_field(head.strip())
         descending = direction.upper() == "DESC"

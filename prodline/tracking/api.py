@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prodline import _context, config
-from prodline.errors import InvalidValueError
-from prodline.store.records import ExperimentRecord, RunList, RunRecord
+from prodline.errors import InvalidValueError, NotFoundError
+from prodline.store.records import ExperimentRecord, MetricPoint, RunList, RunRecord
 from prodline.tracking.run import Run
 
 DEFAULT_EXPERIMENT = "default"
@@ -81,6 +81,16 @@ def get_run(run_id: str) -> RunRecord:
     """Everything recorded about a run (a full id or a unique prefix)."""
     store = _context.store()
     return store.get_run(store.resolve_run_id(run_id))
+
+
+def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    """Every point of metric ``key`` in a run, by step (``NotFoundError`` if never logged)."""
+    store = _context.store()
+    full_id = store.resolve_run_id(run_id)
+    if key not in store.metric_keys(full_id):
+        logged = ", ".join(store.metric_keys(full_id)) or "none"
+        raise NotFoundError(f"Run {full_id[:8]} has no metric {key!r}. Its metrics: {logged}.")
+    return store.metric_history(full_id, key)
 
 
 def search_runs(

@@ -90,8 +90,11 @@ def flat_params(estimator: Any) -> dict[str, str]:
     """``get_params(deep=True)`` with nested estimators shown by class name."""
     out: dict[str, str] = {}
     for key, value in estimator.get_params(deep=True).items():
-        if hasattr(value, "get_params") or isinstance(value, list | tuple) and value and all(
-            isinstance(v, tuple) and len(v) >= 2 for v in value
+        if (
+            hasattr(value, "get_params")
+            or isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, tuple) and len(v) >= 2 for v in value)
         ):
             value = type(value).__name__ if hasattr(value, "get_params") else "[steps]"
         text = repr(value) if not isinstance(value, str) else value
@@ -113,7 +116,9 @@ def training_metrics(estimator: Any, X: Any, y: Any) -> dict[str, float]:
             "training_precision": metrics.precision_score(
                 y, predicted, average="weighted", zero_division=0
             ),
-            "training_recall": metrics.recall_score(y, predicted, average="weighted", zero_division=0),
+            "training_recall": metrics.recall_score(
+                y, predicted, average="weighted", zero_division=0
+            ),
             "training_f1": metrics.f1_score(y, predicted, average="weighted", zero_division=0),
         }
         if hasattr(estimator, "predict_proba"):

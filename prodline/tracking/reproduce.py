@@ -24,7 +24,6 @@ from prodline.errors import ReproduceError
 from prodline.store.records import RunRecord
 
 
-
 @dataclass
 class MetricDifference:
     key: str
@@ -50,7 +49,8 @@ class ReproduceReport:
     def identical(self, tolerance: float = 1e-9) -> bool:
         """Whether every param matches and every metric is within ``tolerance``."""
         return not self.params and all(
-            m.delta is not None and abs(m.delta) <= tolerance
+            m.delta is not None
+            and abs(m.delta) <= tolerance
             or (m.original is not None and m.reproduced is not None and _both_nan(m))
             for m in self.metrics
         )

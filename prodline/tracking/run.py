@@ -52,7 +52,10 @@ class Run:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Run(id={self.id[:8]!r}, name={self.name!r}, experiment={self.experiment!r}, status={self.status!r})"
+        return (
+            f"Run(id={self.id[:8]!r}, name={self.name!r}, "
+            f"experiment={self.experiment!r}, status={self.status!r})"
+        )
 
     # lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Run:

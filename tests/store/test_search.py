@@ -75,9 +75,10 @@ def test_ordering_puts_missing_values_last_in_both_directions(store: Store) -> N
         "d", "a", "b", "c", "e"
     ]  # fmt: skip
     assert names(store.search_runs(["churn"], order_by=["metrics.f1"])) == ["c", "b", "a", "d", "e"]
-    assert names(store.search_runs(["churn"], order_by=["params.max_depth DESC", "name ASC"]))[
-        0
-    ] == "d"
+    assert (
+        names(store.search_runs(["churn"], order_by=["params.max_depth DESC", "name ASC"]))[0]
+        == "d"
+    )
 
 
 def test_paging_walks_every_run_once(store: Store) -> None:
@@ -116,3 +117,17 @@ def test_bad_paging_arguments(store: Store) -> None:
         store.search_runs(max_results=0)
     with pytest.raises(InvalidValueError, match="page token"):
         store.search_runs(page_token="garbage!")
+
+
+def test_order_by_needs_a_known_direction(store: Store) -> None:
+    with pytest.raises(InvalidValueError, match="ASC or DESC"):
+        store.search_runs(order_by=["metrics.f1 SIDEWAYS"])
+    assert names(store.search_runs(["churn"], order_by=["metrics.`val loss` DESC"]))[0] == "c"
+    assert names(store.search_runs(["churn"], order_by=["metrics.`val loss`"]))[0] == "d"
+
+
+def test_unknown_experiment_is_an_error_not_an_empty_result(store: Store) -> None:
+    from prodline.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="No experiment named 'typo'"):
+        store.search_runs(["typo"])

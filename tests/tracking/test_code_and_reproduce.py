@@ -101,7 +101,9 @@ def test_reproduce_uses_the_snapshot_and_reports_no_difference(
     _run_script(project, isolated_home, "0.5")
     [original] = prodline.search_runs("repro")
     # the data changes after the run: reproduction must still use the snapshot
-    pd.DataFrame({"x1": [0, 1], "x2": [1, 0], "y": [0, 1]}).to_csv(project / "data.csv", index=False)
+    pd.DataFrame({"x1": [0, 1], "x2": [1, 0], "y": [0, 1]}).to_csv(
+        project / "data.csv", index=False
+    )
     report = prodline.reproduce(original.id)
     assert report.reproduction.reproduced_from == original.id
     assert report.reproduction.metrics["rows"] == 60.0
@@ -111,9 +113,7 @@ def test_reproduce_uses_the_snapshot_and_reports_no_difference(
     assert used.fingerprint == prodline.get_run(original.id).datasets[0].fingerprint
 
 
-def test_reproduce_reports_changed_params_and_metrics(
-    tmp_path: Path, isolated_home: Path
-) -> None:
+def test_reproduce_reports_changed_params_and_metrics(tmp_path: Path, isolated_home: Path) -> None:
     project = _project(tmp_path)
     _run_script(project, isolated_home, "0.5")
     _run_script(project, isolated_home, "0.001")

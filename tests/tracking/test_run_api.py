@@ -173,18 +173,22 @@ def test_datasets_from_files_and_sql_are_snapshotted_once(
 
 def test_dataset_source_errors_leave_the_run_clean(use_store: str, tmp_path: Path) -> None:
     bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_bytes(b"a,b\n1,2\n\xff\xfe,\x00\"unterminated\n")
+    bad_csv.write_bytes(b'a,b\n1,2\n\xff\xfe,\x00"unterminated\n')
     with prodline.start_run() as run:
         with pytest.raises(DataSourceError):
             run.log_dataset(str(tmp_path / "missing.csv"), name="x")
         with pytest.raises(DataSourceError):
-            run.log_dataset(query="SELECT * FROM nowhere", url=f"sqlite:///{tmp_path}/e.db", name="x")
+            run.log_dataset(
+                query="SELECT * FROM nowhere", url=f"sqlite:///{tmp_path}/e.db", name="x"
+            )
     record = prodline.get_run(run.id)
     assert record.datasets == [] and record.status == "finished"
     assert prodline.list_datasets() == []
 
 
-def test_runs_in_a_fresh_folder_need_no_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_in_a_fresh_folder_need_no_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     prodline.init()  # defaults: ./.prodline
     with prodline.start_run(experiment="first") as run:
