@@ -31,6 +31,16 @@ _PUBLIC = {
     "validate": "prodline.data.validate",
     "profile": "prodline.data.profile",
     "errors": "prodline.errors",
+    "load_model": "prodline.registry.api",
+    "get_model_version": "prodline.registry.api",
+    "list_models": "prodline.registry.api",
+    "list_model_versions": "prodline.registry.api",
+    "set_alias": "prodline.registry.api",
+    "add_label": "prodline.registry.api",
+    "remove_label": "prodline.registry.api",
+    "model_history": "prodline.registry.api",
+    "Contract": "prodline.contract.contract",
+    "build_contract": "prodline.contract.build",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
@@ -38,11 +48,23 @@ __all__ = sorted(_PUBLIC) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline import errors
     from prodline.config import init, settings
+    from prodline.contract.build import build_contract
+    from prodline.contract.contract import Contract
     from prodline.data.api import get_dataset, list_datasets
     from prodline.data.dataset import Dataset
     from prodline.data.profile import profile
     from prodline.data.schema import infer_schema
     from prodline.data.validate import validate
+    from prodline.registry.api import (
+        add_label,
+        get_model_version,
+        list_model_versions,
+        list_models,
+        load_model,
+        model_history,
+        remove_label,
+        set_alias,
+    )
     from prodline.tracking.api import (
         active_run,
         get_metric_history,

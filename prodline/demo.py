@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     train, test = train_test_split(frame, test_size=0.3, random_state=7, stratify=frame["target"])
     features = [c for c in frame.columns if c != "target"]
     candidates = {
-        "logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)),
-        "random-forest": lambda: RandomForestClassifier(n_estimators=100, max_depth=6, random_state=0),
+        "logistic": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.5, max_iter=1000)
+        ),
+        "random-forest": lambda: RandomForestClassifier(
+            n_estimators=100, max_depth=6, random_state=0
+        ),
         "gradient-boosting": lambda: GradientBoostingClassifier(n_estimators=80, random_state=0),
     }
     with Progress(console=console, transient=True) as progress:
@@ -75,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 figure, axes = plt.subplots(figsize=(4, 4))
                 fpr, tpr, _ = roc_curve(test["target"], proba)
                 axes.plot(fpr, tpr)
-                axes.set(title=f"ROC: {name}", xlabel="false positive rate", ylabel="true positive rate")
+                axes.set(
+                    title=f"ROC: {name}", xlabel="false positive rate", ylabel="true positive rate"
+                )
                 run.log_figure(figure, "roc.png")
                 plt.close(figure)
             progress.advance(task)
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         f"prodline runs show {best.id[:8]}",
         f"prodline runs compare {' '.join(r.id[:8] for r in runs[:3])}",
         "prodline datasets show breast-cancer-train",
-        "prodline runs list --filter \"metrics.roc_auc > 0.99\" --json",
+        'prodline runs list --filter "metrics.roc_auc > 0.99" --json',
     ):
         console.print(f"  {prefix}.venv/bin/{command}")
     return 0

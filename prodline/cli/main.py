@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from prodline.cli import datasets, experiments, runs
+from prodline.cli import datasets, experiments, models, runs
 
 ERROR_EXIT_CODE = 2
 
@@ -42,6 +42,7 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(models.app, name="models")
 
 
 def _print_version(value: bool) -> None:

@@ -240,6 +240,15 @@ class Run:
         self._store.link_dataset(self.id, dataset.id, role)
         return dataset
 
+    # models ----------------------------------------------------------------------------
+    def log_model(self, estimator: Any, name: str, **contract: Any) -> Any:
+        """Package ``estimator``, build its handover contract and register the next
+        version of model ``name``. Keywords: ``train``, ``target``, ``eval``, ``owner``,
+        ``intended_use`` (see ``prodline.registry.api.log_model``)."""
+        from prodline.registry.api import log_model
+
+        return log_model(self, estimator, name, **contract)
+
     # reading back ----------------------------------------------------------------------
     @property
     def record(self) -> RunRecord:

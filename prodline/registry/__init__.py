@@ -1,0 +1,1 @@
+"""The model registry: versions with their handover contracts, aliases, labels, lineage."""
