@@ -221,6 +221,16 @@ class RegistryStore(StoreBase):
         ]
 
     # building blocks for one-transaction changes ---------------------------------------------
+    def _lock_model(self, conn: Connection, name: str) -> str:
+        """Serialise changes to one model: a row lock on PostgreSQL (SQLite's write
+        transactions are already exclusive). Returns the model id."""
+        m = t.registered_models
+        query = select(m.c.id).where(m.c.name == name)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        found = conn.execute(query).scalar()
+        return found if found is not None else self._model_id(conn, name)
+
     def _set_alias(
         self,
         conn: Connection,

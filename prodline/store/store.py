@@ -6,12 +6,13 @@ from prodline.store.datasets import DatasetsStore
 from prodline.store.engine import make_engine
 from prodline.store.metrics import MetricsStore
 from prodline.store.migrate import upgrade
+from prodline.store.predictions import PredictionsStore
 from prodline.store.registry import RegistryStore
 from prodline.store.runs import RunsStore
 from prodline.store.search import SearchStore
 
 
-class Store(RunsStore, MetricsStore, DatasetsStore, SearchStore, RegistryStore):
+class Store(RunsStore, MetricsStore, DatasetsStore, SearchStore, RegistryStore, PredictionsStore):
     """The metadata store. Open it with :func:`open_store`."""
 
 

@@ -209,3 +209,38 @@ registry_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_registry_events_model_id", "model_id", "id"),
 )
+
+# --- prediction logs and feedback (migration 0003) -----------------------------------
+# High-volume tables: times are UTC epoch milliseconds, like ``metrics``.
+
+prediction_logs = Table(
+    "prediction_logs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("model", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Index("ix_prediction_logs_model_id", "model", "id"),
+    Index("ix_prediction_logs_model_timestamp", "model", "timestamp"),
+    Index("ix_prediction_logs_request_id", "request_id"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("model", String(250), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("label", Text, nullable=False),
+    UniqueConstraint("model", "request_id"),
+)
