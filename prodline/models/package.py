@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +67,7 @@ class PackageManifest:
     created_at: str = ""
     format_version: int = FORMAT_VERSION
     digest: str = ""
+    has_proba: bool | None = None  # absent in packages written before it was recorded
 
     @property
     def onnx_conversion(self) -> str:
@@ -110,6 +111,7 @@ class PackageManifest:
             "files": self.files,
             "trusted_types": self.trusted_types,
             "versions": self.versions,
+            **({} if self.has_proba is None else {"has_proba": self.has_proba}),
         }
 
     @classmethod
@@ -128,23 +130,49 @@ class PackageManifest:
             created_at=data.get("created_at", ""),
             format_version=int(data["format_version"]),
             digest=data.get("digest", ""),
+            has_proba=data.get("has_proba"),
         )
 
 
-@dataclass
 class LoadedPackage:
-    """A package read back: the estimator, the fastest verified predictor, the manifest."""
+    """A package read back: the fastest verified predictor, the manifest, and the
+    estimator — deserialised on first use when the ONNX twin serves, so loading a
+    model for serving does not pay for it."""
 
-    estimator: Any
-    predictor: Predictor
-    manifest: PackageManifest
-    directory: Path
+    def __init__(
+        self,
+        estimator: Any | Callable[[], Any],
+        predictor: Predictor,
+        manifest: PackageManifest,
+        directory: Path,
+    ) -> None:
+        self._estimator = estimator
+        self.predictor = predictor
+        self.manifest = manifest
+        self.directory = directory
+
+    @property
+    def estimator(self) -> Any:
+        """The fitted estimator (loaded through the trusted-type list and tree checks)."""
+        if isinstance(self._estimator, _Deferred):
+            self._estimator = self._estimator()
+        return self._estimator
 
     def predict(self, X: Any) -> Any:
         return self.predictor.predict(X)
 
     def predict_proba(self, X: Any) -> Any:
         return self.predictor.predict_proba(X)
+
+
+class _Deferred:
+    """A verified estimator file, deserialised when first asked for."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self.load = load
+
+    def __call__(self) -> Any:
+        return self.load()
 
 
 # --------------------------------------------------------------------------- writing
@@ -243,6 +271,7 @@ def write_package(
             trusted_types=sorted(found),
             versions=_versions(estimator, with_onnx=ONNX_FILE in files),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            has_proba=hasattr(estimator, "predict_proba"),
         )
         body = manifest._body()
         manifest = PackageManifest.from_dict({**body, "digest": _digest(body)})
@@ -470,6 +499,7 @@ def read_package(
     allow_pickle: bool = False,
     extra_trusted: Iterable[str | type] = (),
     expected_digest: str | None = None,
+    lazy_estimator: bool = False,
 ) -> LoadedPackage:
     """Read a package written by :func:`write_package`.
 
@@ -480,6 +510,10 @@ def read_package(
     The estimator is then loaded through the trusted-type list (``extra_trusted``
     adds to it) and the tree checks. ``.predictor`` is the ONNX twin when the
     package has a verified one, else the estimator itself.
+
+    ``lazy_estimator=True`` (used for serving) skips deserialising the estimator when
+    the ONNX twin serves: it is loaded — with the same trust and tree checks — only
+    if ``.estimator`` is asked for. ``prodline models verify`` always loads it.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -494,25 +528,31 @@ def read_package(
         )
     contents = _read_verified_files(root, manifest)
 
-    if manifest.serialization == "pickle":
-        estimator = _load_pickle(contents[PICKLE_FILE])
-        from prodline.models.trust import check_trees
+    def load_estimator() -> Any:
+        if manifest.serialization == "pickle":
+            from prodline.models.trust import check_trees
 
-        check_trees(estimator)
-    else:
-        estimator = _load_skops(contents[SKOPS_FILE], extra_trusted, source=str(root / SKOPS_FILE))
+            loaded = _load_pickle(contents[PICKLE_FILE])
+            check_trees(loaded)
+            return loaded
+        return _load_skops(contents[SKOPS_FILE], extra_trusted, source=str(root / SKOPS_FILE))
 
     spec = manifest.input_spec
-    predictor: Predictor = SkopsPredictor(estimator, spec, task=manifest.task)
+    estimator: Any = None
+    predictor: Predictor | None = None
     if ONNX_FILE in contents:
+        if manifest.has_proba is None:  # an older package: the estimator tells
+            estimator = load_estimator()
+        classes = _classes_of(estimator) if estimator is not None else manifest.classes
+        proba = hasattr(estimator, "predict_proba") if estimator is not None else manifest.has_proba
         try:
             predictor = OnnxPredictor(
                 contents[ONNX_FILE],
                 spec,
                 task=manifest.task,
-                classes=_classes_of(estimator),
+                classes=classes,
                 labels_from=manifest.onnx.get("labels_from") or "label",
-                proba=hasattr(estimator, "predict_proba"),
+                proba=bool(proba),
             )
         except ImportError:
             warnings.warn(
@@ -521,6 +561,11 @@ def read_package(
                 RuntimeWarning,
                 stacklevel=2,
             )
+    if predictor is None:
+        estimator = estimator if estimator is not None else load_estimator()
+        predictor = SkopsPredictor(estimator, spec, task=manifest.task)
+    if estimator is None:
+        estimator = _Deferred(load_estimator) if lazy_estimator else load_estimator()
     return LoadedPackage(estimator, predictor, manifest, root)
 
 

@@ -122,6 +122,7 @@ def load_model(
         allow_pickle=allow_pickle,
         extra_trusted=extra_trusted,
         expected_digest=record.contract["package"]["digest"],
+        lazy_estimator=True,
     )
     return Model(
         record,

@@ -95,6 +95,8 @@ class Model:
 
 
 RANGE_PROBLEMS = frozenset({"below_min", "above_max"})
+#: frames up to this size are validated value by value (no pandas overhead per call)
+FAST_PATH_MAX_ROWS = 1_000
 
 
 def check_input(contract: Contract, X: Any, *, enforce_ranges: bool = False) -> None:
@@ -116,6 +118,8 @@ def check_input(contract: Contract, X: Any, *, enforce_ranges: bool = False) -> 
             report = contract.validate_records([X])
     elif isinstance(X, list):
         report = contract.validate_records(X)
+    elif hasattr(X, "columns") and len(X) <= FAST_PATH_MAX_ROWS:
+        report = contract.validate_columns({column: X[column].tolist() for column in X.columns})
     elif hasattr(X, "columns"):
         report = contract.validate(X)
     else:

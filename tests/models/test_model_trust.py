@@ -254,6 +254,9 @@ def test_crafted_tree_inside_a_package_is_refused(tmp_path, cancer) -> None:
 
     with pytest.raises(ModelPackageError, match=r"malformed tree at estimator\.estimators_\[0\]"):
         read_package(pkg)
+    lazy = read_package(pkg, lazy_estimator=True)  # serving from the ONNX twin
+    with pytest.raises(ModelPackageError, match=r"malformed tree at estimator\.estimators_\[0\]"):
+        lazy.estimator  # noqa: B018 - the checks run before the estimator is trusted
     with pytest.raises(TamperedPackageError):
         read_package(pkg, expected_digest=original.digest)
 

@@ -99,6 +99,13 @@ def test_input_is_checked_against_the_contract(data) -> None:
     assert [(v.column, v.problem) for v in caught.value.report.violations] == [
         ("worst_area", "above_max")
     ]
+    frame = test.drop(columns="target").iloc[:4].copy()
+    frame["mean_area"] = frame["mean_area"].astype(object)
+    frame.iloc[2, frame.columns.get_loc("mean_area")] = "n/a"
+    with pytest.raises(ContractViolationError) as caught:
+        model.predict(frame)
+    [violation] = caught.value.report.violations
+    assert (violation.column, violation.problem, violation.rows) == ("mean_area", "wrong_type", [2])
     unchecked = prodline.load_model("cancer/1", validate=False)
     assert unchecked.predict(test.drop(columns="target").iloc[:3]).shape == (3,)
 
