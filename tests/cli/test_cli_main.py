@@ -163,8 +163,10 @@ def test_docs_cover_every_command_and_option() -> None:
     for option in (o for p in root.params for o in p.opts if o.startswith("--")):
         assert f"`{option}" in docs, option
     for group_name, group in root.commands.items():
-        for command_name, command in group.commands.items():
-            assert f"## `prodline {group_name} {command_name}" in docs
+        commands = getattr(group, "commands", None) or {"": group}
+        for command_name, command in commands.items():
+            title = f"prodline {group_name} {command_name}".rstrip()
+            assert f"## `{title}" in docs, title
             for param in command.params:
                 for option in param.opts:
                     if option.startswith("-") and option not in ("--help", "-h"):

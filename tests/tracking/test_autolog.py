@@ -47,7 +47,7 @@ def test_fit_inside_an_active_run_logs_into_it_and_regressors_get_regression_met
     record = prodline.get_run(run.id)
     assert record.params["n_estimators"] == "5"
     assert {"training_mae", "training_rmse", "training_r2"} <= set(record.metrics)
-    assert prodline.search_runs("default") == []
+    assert [e.name for e in prodline.list_experiments()] == ["mine"]
 
 
 def test_nested_fits_of_a_grid_search_are_logged_once() -> None:
