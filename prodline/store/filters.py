@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from prodline.errors import FilterSyntaxError
 from prodline.store import tables as t
@@ -209,10 +209,8 @@ def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
                 f"not {op.upper()} {value!r}."
             )
         lm = t.latest_metrics
-        return exists(
-            select(1).where(
-                lm.c.run_id == t.runs.c.id, lm.c.key == field.key, _compare(lm.c.value, op, value)
-            )
+        return t.runs.c.id.in_(
+            select(lm.c.run_id).where(lm.c.key == field.key, _compare(lm.c.value, op, value))
         )
     if field.kind in ("param", "tag"):
         table = t.params if field.kind == "param" else t.tags
@@ -222,11 +220,9 @@ def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
                 f"{field.kind}s.{field.key} is text: compare with a 'quoted' string using "
                 f"= != LIKE ILIKE IN, e.g. {field.kind}s.{field.key} = '6'."
             )
-        return exists(
-            select(1).where(
-                table.c.run_id == t.runs.c.id,
-                table.c.key == field.key,
-                _compare(table.c.value, op, value),
+        return t.runs.c.id.in_(
+            select(table.c.run_id).where(
+                table.c.key == field.key, _compare(table.c.value, op, value)
             )
         )
     column = ATTRIBUTES[field.key]
