@@ -39,6 +39,8 @@ _PUBLIC = {
     "add_label": "prodline.registry.api",
     "remove_label": "prodline.registry.api",
     "model_history": "prodline.registry.api",
+    "pipeline": "prodline.pipelines.pipeline",
+    "step": "prodline.pipelines.step",
     "Contract": "prodline.contract.contract",
     "build_contract": "prodline.contract.build",
 }
@@ -55,6 +57,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline.data.profile import profile
     from prodline.data.schema import infer_schema
     from prodline.data.validate import validate
+    from prodline.pipelines.pipeline import pipeline
+    from prodline.pipelines.step import step
     from prodline.registry.api import (
         add_label,
         get_model_version,

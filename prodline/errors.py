@@ -83,3 +83,7 @@ class ContractViolationError(ProdlineError):
 
 class MonitorError(ProdlineError):
     """Drift or performance monitoring could not run on the given data."""
+
+
+class PipelineError(ProdlineError):
+    """A pipeline could not be defined, run, or triggered."""

@@ -59,6 +59,26 @@ def toy(n: int = 120):
 '''
 
 
+#: the same shape without registering a model (fast): load → train → score
+LIGHT = (
+    TOY.replace(
+        """@step
+def register(model, df: pd.DataFrame):
+    return current_run().log_model(
+        model, "toy", train=df, target="y", eval=df, owner="tests", intended_use="tests"
+    )
+""",
+        """@step
+def score(model, df: pd.DataFrame) -> dict:
+    return {"accuracy": float(model.score(df[["a", "b"]], df["y"]))}
+""",
+    )
+    .replace("register(train(df), df)", "score(train(df), df)")
+    .replace('@pipeline(model="toy")\ndef toy(', "@pipeline\ndef light(")
+    .replace("Train and register", "Train and score")
+)
+
+
 class Project:
     """A working folder holding ``pipelines.py``."""
 
@@ -112,7 +132,9 @@ def script_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_script(home: Path, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_script(
+    home: Path, cwd: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run the installed ``prodline`` script with ``PRODLINE_HOME=home``."""
     return subprocess.run(
         [str(PRODLINE_SCRIPT), *args],
