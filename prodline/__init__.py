@@ -39,6 +39,7 @@ _PUBLIC = {
     "add_label": "prodline.registry.api",
     "remove_label": "prodline.registry.api",
     "model_history": "prodline.registry.api",
+    "govern": "prodline.govern",
     "pipeline": "prodline.pipelines.pipeline",
     "step": "prodline.pipelines.step",
     "Contract": "prodline.contract.contract",
@@ -48,7 +49,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from prodline import errors
+    from prodline import errors, govern
     from prodline.config import init, settings
     from prodline.contract.build import build_contract
     from prodline.contract.contract import Contract

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from prodline.cli import datasets, experiments, models, pipelines, runs
+from prodline.cli import datasets, experiments, govern, models, pipelines, runs
 
 ERROR_EXIT_CODE = 2
 
@@ -43,6 +43,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
+app.add_typer(govern.app, name="govern")
 app.add_typer(pipelines.app, name="pipelines")
 
 

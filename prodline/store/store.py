@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prodline.store.datasets import DatasetsStore
 from prodline.store.engine import make_engine
+from prodline.store.governance import GovernanceStore
 from prodline.store.metrics import MetricsStore
 from prodline.store.migrate import upgrade
 from prodline.store.predictions import PredictionsStore
@@ -12,7 +13,15 @@ from prodline.store.runs import RunsStore
 from prodline.store.search import SearchStore
 
 
-class Store(RunsStore, MetricsStore, DatasetsStore, SearchStore, RegistryStore, PredictionsStore):
+class Store(
+    RunsStore,
+    MetricsStore,
+    DatasetsStore,
+    SearchStore,
+    RegistryStore,
+    PredictionsStore,
+    GovernanceStore,
+):
     """The metadata store. Open it with :func:`open_store`."""
 
 
