@@ -59,7 +59,15 @@ def _entry_script() -> Path | None:
     if not path:
         return None
     script = Path(path).resolve()
-    return script if script.is_file() and script.suffix == ".py" else None
+    if not script.is_file() or script.suffix != ".py" or _installed(script):
+        return None  # e.g. `python -m pytest`: a tool's entry point, not the user's code
+    return script
+
+
+def _installed(path: Path) -> bool:
+    """Whether ``path`` belongs to an installed package or the interpreter itself."""
+    roots = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return "site-packages" in path.parts or any(root in path.parents for root in roots)
 
 
 def _ipython_cells() -> list[str] | None:
