@@ -4,6 +4,11 @@ A synchronous ``log_metric`` must cost well under a millisecond and survive a SI
 once it returns, so points are written through a DBAPI connection kept open per
 thread, with two fixed statements in one committed transaction. Everything else in
 the store goes through SQLAlchemy Core.
+
+On SQLite the writer connection does not checkpoint the WAL itself (a checkpoint syncs
+the disk and would stall the call that triggers it): a background thread checkpoints
+every 250 ms after writes. Its foreign-key checks are replaced by checking each run id
+once per store.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from prodline.errors import StoreError
+from prodline.errors import NotFoundError, StoreError
 from prodline.store import tables as t
 from prodline.store.base import StoreBase
 from prodline.store.checks import check_key, check_metric_value, check_step
@@ -51,20 +56,25 @@ class _PointWriter:
         placeholders = ", ".join(["?" if engine.dialect.paramstyle == "qmark" else "%s"] * 5)
         self.insert_sql = _INSERT.format(p=placeholders)
         self.upsert_sql = _UPSERT.format(p=placeholders)
-        self.explicit_begin = engine.dialect.name == "sqlite"
+        self.sqlite = engine.dialect.name == "sqlite"
         self.local = threading.local()
         self.opened: list[Any] = []
         self.lock = threading.Lock()
+        self.dirty = threading.Event()
+        self.stopped = threading.Event()
+        self.checkpointer: threading.Thread | None = None
 
     def write(self, rows: list[tuple[Any, ...]], latest: list[tuple[Any, ...]]) -> None:
         connection = self._connection()
         cursor = connection.cursor()
         try:
-            if self.explicit_begin:
+            if self.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.executemany(self.insert_sql, rows)
             cursor.executemany(self.upsert_sql, latest)
             connection.commit()
+            if self.sqlite:
+                self.dirty.set()
         except BaseException as exc:
             self._discard(connection)
             if isinstance(exc, Exception) and type(exc).__module__.split(".")[0] in (
@@ -80,10 +90,34 @@ class _PointWriter:
         connection = getattr(self.local, "connection", None)
         if connection is None:
             connection = self.engine.raw_connection()
+            if self.sqlite:
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+                connection.execute("PRAGMA foreign_keys=OFF")
+                self._start_checkpointer()
             self.local.connection = connection
             with self.lock:
                 self.opened.append(connection)
         return connection
+
+    def _start_checkpointer(self) -> None:
+        with self.lock:
+            if self.checkpointer is None:
+                self.checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="prodline-wal-checkpoint", daemon=True
+                )
+                self.checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        connection = self.engine.raw_connection()
+        try:
+            while not self.stopped.is_set():
+                if self.dirty.wait(0.25) and not self.stopped.is_set():
+                    self.dirty.clear()
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - the store is closing; the next writer catches up
+            pass
+        finally:
+            connection.close()
 
     def _discard(self, connection: Any) -> None:
         self.local.connection = None
@@ -97,6 +131,13 @@ class _PointWriter:
         connection.close()
 
     def close(self) -> None:
+        self.stopped.set()
+        self.dirty.set()
+        if self.checkpointer is not None:
+            self.checkpointer.join(timeout=5)
+            self.checkpointer = None
+        self.stopped.clear()
+        self.dirty.clear()
         with self.lock:
             opened, self.opened = self.opened, []
         for connection in opened:
@@ -109,6 +150,7 @@ class MetricsStore(StoreBase):
     def __init__(self, engine: Any, url: str) -> None:
         super().__init__(engine, url)
         self._points = _PointWriter(engine)
+        self._known_runs: set[str] = set()
 
     def log_metric_points(self, run_id: str, points: Iterable[MetricTuple]) -> int:
         """Write ``(key, value, step)`` points in one transaction; returns how many.
@@ -132,9 +174,19 @@ class MetricsStore(StoreBase):
             if held is None or row[3] >= held[3]:
                 latest[key] = row
         if rows:
+            self._require_run(run_id)
             rows.sort(key=_index_order)  # B-tree locality: ~2x faster inserts on big batches
             self._points.write(rows, list(latest.values()))
         return len(rows)
+
+    def _require_run(self, run_id: str) -> None:
+        if run_id in self._known_runs:
+            return
+        with self.read() as conn:
+            found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).scalar()
+        if found is None:
+            raise NotFoundError(f"No run with id {run_id!r}: metrics need an existing run.")
+        self._known_runs.add(run_id)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point logged for ``key`` in a run, by step then time."""

@@ -165,3 +165,8 @@ def test_run_prefix_resolution(store: Store) -> None:
         store.resolve_run_id("zzzzzz")
     with pytest.raises(InvalidValueError, match="at least 4"):
         store.resolve_run_id("ab")
+
+
+def test_metrics_for_an_unknown_run_are_refused(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="existing run"):
+        store.log_metric_points("f" * 32, [("loss", 1.0, 0)])
