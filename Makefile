@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench postgres clean
+.PHONY: demo test lint bench system-packages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,14 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## postgres: install Debian's PostgreSQL server when it is missing (tests start a throwaway one)
-postgres:
-	@bash scripts/ensure-postgres.sh
+## system-packages: Debian's postgresql and chromium, which the tests drive for real
+system-packages:
+	@bash scripts/ensure-debian-packages.sh
 
 demo: $(STAMP)
 	$(BIN)/python -m prodline.demo
 
-test: $(STAMP) postgres
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
