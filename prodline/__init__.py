@@ -40,6 +40,7 @@ _PUBLIC = {
     "remove_label": "prodline.registry.api",
     "model_history": "prodline.registry.api",
     "govern": "prodline.govern",
+    "monitor": "prodline.monitor",
     "pipeline": "prodline.pipelines.pipeline",
     "step": "prodline.pipelines.step",
     "Contract": "prodline.contract.contract",
@@ -49,7 +50,7 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from prodline import errors, govern
+    from prodline import errors, govern, monitor
     from prodline.config import init, settings
     from prodline.contract.build import build_contract
     from prodline.contract.contract import Contract

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from prodline.cli import datasets, experiments, govern, models, pipelines, runs
+from prodline.cli import monitor as monitor_cli
 
 ERROR_EXIT_CODE = 2
 
@@ -45,6 +46,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 app.add_typer(govern.app, name="govern")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(monitor_cli.app, name="monitor")
 
 
 def _print_version(value: bool) -> None:

@@ -89,7 +89,10 @@ def classification_metrics(
             except ValueError as e:
                 undefined["roc_auc"] = str(e)
         try:
-            out["log_loss"] = _num(log_loss(y_true, proba, labels=labels))
+            # float32 probabilities (ONNX) sum to 1 only within rounding: renormalise
+            rows = np.asarray(proba, dtype=np.float64)
+            rows = rows / rows.sum(axis=1, keepdims=True)
+            out["log_loss"] = _num(log_loss(y_true, rows, labels=labels))
         except ValueError as e:
             undefined["log_loss"] = str(e)
     pc, rc, fc, sc = precision_recall_fscore_support(
