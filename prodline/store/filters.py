@@ -116,6 +116,7 @@ class _Parser:
         self.source = source
         self.tokens = _tokenize(source)
         self.index = 0
+        self.metric_keys: set[str] = set()  # metrics compared anywhere in the filter
 
     def parse(self) -> ColumnElement[bool]:
         if not self.tokens:
@@ -167,6 +168,8 @@ class _Parser:
             self._take("rparen", expected="')'")
             return inner
         field = parse_field(self._take("ident", expected="a field such as metrics.f1").text)
+        if field.kind == "metric":
+            self.metric_keys.add(field.key)
         op = self._operator()
         if op == "in":
             self._take("lparen", expected="'(' after IN")
@@ -198,6 +201,14 @@ class _Parser:
 def parse_filter(source: str) -> ColumnElement[bool]:
     """Translate a filter string into a SQL condition over ``runs`` (joined to experiments)."""
     return _Parser(source).parse()
+
+
+def required_metrics(source: str) -> set[str]:
+    """Metrics every matching run must have: those compared in a filter without ``or``
+    (a comparison never matches a missing metric)."""
+    parser = _Parser(source)
+    parser.parse()
+    return set() if any(t.kind == "or" for t in parser.tokens) else parser.metric_keys
 
 
 def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:

@@ -12,11 +12,12 @@ from sqlalchemy import Select, select
 from prodline.errors import InvalidValueError, NotFoundError
 from prodline.store import tables as t
 from prodline.store.base import StoreBase
-from prodline.store.filters import ATTRIBUTES, parse_field, parse_filter
+from prodline.store.filters import ATTRIBUTES, parse_field, parse_filter, required_metrics
 from prodline.store.records import RunList, RunRecord
 from prodline.store.runs import chunked
 
 MAX_RESULTS_LIMIT = 50_000
+HYDRATE_CHUNK = 1_000  # run ids per IN (...) when loading params, metrics and tags
 _RUN_COLUMNS = (
     t.runs.c.id,
     t.runs.c.experiment_id,
@@ -55,9 +56,11 @@ class SearchStore(StoreBase):
         if experiments:
             self._require_experiments(experiments)
             query = query.where(t.experiments.c.name.in_(list(experiments)))
+        required: set[str] = set()
         if filter and filter.strip():
             query = query.where(parse_filter(filter))
-        query = _ordered(query, order_by or [])
+            required = required_metrics(filter)
+        query = _ordered(query, order_by or [], required)
         query = query.limit(max_results + 1).offset(offset)
         with self.read() as conn:
             rows = conn.execute(query).all()
@@ -96,33 +99,28 @@ class SearchStore(StoreBase):
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         notes: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+        lm, n = t.latest_metrics, t.run_notes
         with self.read() as conn:
-            for batch in chunked(ids):
-                for run_id, key, value in conn.execute(
-                    select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
-                        t.params.c.run_id.in_(batch)
-                    )
-                ):
-                    params[run_id][key] = value
-                for run_id, key, value in conn.execute(
-                    select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(
-                        t.tags.c.run_id.in_(batch)
-                    )
-                ):
-                    tags[run_id][key] = value
-                lm = t.latest_metrics
-                for run_id, key, value in conn.execute(
-                    select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(batch))
-                ):
-                    metrics[run_id][key] = math.nan if value is None else value
+            for batch in chunked(ids, HYDRATE_CHUNK):
+                for table, into in ((t.params, params), (t.tags, tags), (lm, metrics)):
+                    found = conn.execute(
+                        select(table.c.run_id, table.c.key, table.c.value)
+                        .where(table.c.run_id.in_(batch))
+                        .order_by(table.c.key)
+                    ).all()  # one fetchall, not a fetch per row
+                    for run_id, key, value in found:
+                        into[run_id][key] = value
                 if full:
-                    n = t.run_notes
                     for run_id, created, text in conn.execute(
                         select(n.c.run_id, n.c.created_at, n.c.text)
                         .where(n.c.run_id.in_(batch))
                         .order_by(n.c.id)
-                    ):
+                    ).all():
                         notes[run_id].append({"created_at": created, "text": text})
+        for values in metrics.values():
+            for key, value in values.items():
+                if value is None:
+                    values[key] = math.nan
         extra: dict[str, dict[str, Any]] = {i: {} for i in ids}
         if full:
             datasets = self.run_datasets(ids)  # type: ignore[attr-defined]
@@ -140,9 +138,9 @@ class SearchStore(StoreBase):
                 status=row.status,
                 start_time=row.start_time,
                 end_time=row.end_time,
-                params=dict(sorted(params[row.id].items())),
-                metrics=dict(sorted(metrics[row.id].items())),
-                tags=dict(sorted(tags[row.id].items())),
+                params=params[row.id],
+                metrics=metrics[row.id],
+                tags=tags[row.id],
                 error=row.error,
                 code=row.code if full else None,
                 environment=row.environment if full else None,
@@ -154,7 +152,11 @@ class SearchStore(StoreBase):
         ]
 
 
-def _ordered(query: Select[Any], order_by: Sequence[str]) -> Select[Any]:
+def _ordered(
+    query: Select[Any], order_by: Sequence[str], required: set[str] = frozenset()
+) -> Select[Any]:
+    """Add ORDER BY; a metric the filter already requires is inner-joined, which lets
+    the database walk that metric's (key, value) index in order and stop at the limit."""
     terms = []
     for position, spec in enumerate(order_by):
         if not isinstance(spec, str) or not spec.strip():
@@ -177,9 +179,9 @@ def _ordered(query: Select[Any], order_by: Sequence[str]) -> Select[Any]:
         else:
             table = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}[field.kind]
             alias = table.alias(f"order_{position}")
-            query = query.outerjoin(
-                alias, (alias.c.run_id == t.runs.c.id) & (alias.c.key == field.key)
-            )
+            on = (alias.c.run_id == t.runs.c.id) & (alias.c.key == field.key)
+            inner = field.kind == "metric" and field.key in required
+            query = query.join(alias, on) if inner else query.outerjoin(alias, on)
             column = alias.c.value
         terms.append((column.desc() if descending else column.asc()).nulls_last())
     terms += [t.runs.c.start_time.desc(), t.runs.c.id]
