@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from prodline.cli import datasets, experiments, govern, models, pipelines, runs
 from prodline.cli import monitor as monitor_cli
+from prodline.cli import serve as serve_cli
 
 ERROR_EXIT_CODE = 2
 
@@ -47,6 +48,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(govern.app, name="govern")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(monitor_cli.app, name="monitor")
+serve_cli.register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,5 @@
+"""``python -m prodline.demo``."""
+
+from prodline.demo.story import main
+
+raise SystemExit(main())
