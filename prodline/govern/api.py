@@ -327,7 +327,7 @@ def rollback(
         current = next((n for n, r in records.items() if target in r.aliases), None)
         if current is None:
             raise NotFoundError(f"Model {model!r} has no {target!r} alias: nothing to roll back.")
-        moves = [e for e in store.registry_events_of(model, ["alias_set"]) if e.name == target]
+        moves = [e for e in store.registry_history(model, ["alias_set"]) if e.name == target]
         restored = _previous_holder(moves, current, records)
         if restored is None:
             raise InvalidValueError(
@@ -337,7 +337,7 @@ def rollback(
             )
         approvals = tuple(
             _approval(e)
-            for e in store.registry_events_of(model, [APPROVAL_EVENT])
+            for e in store.registry_history(model, [APPROVAL_EVENT])
             if e.version == current
         )
         record = records[current]
@@ -445,7 +445,7 @@ def history(
     """The audit trail of a model, oldest first: every version registered, alias moved,
     label changed, approval, governance decision and rollback (``kinds`` filters, e.g.
     ``["govern_decision", "govern_rollback"]``; ``limit`` keeps the newest N)."""
-    return _context.store().registry_events_of(model, kinds, limit=limit)
+    return _context.store().registry_history(model, kinds, limit=limit)
 
 
 def _actor(actor: str | None) -> str:

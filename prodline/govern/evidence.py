@@ -183,7 +183,7 @@ def gather(
     store = store or _context.store()
     records = store.governed_versions(model, full=policy.needs_full_contracts)
     approvals: dict[int, list[Approval]] = {}
-    for event in store.registry_events_of(model, ["approval"]):
+    for event in store.registry_history(model, ["approval"]):
         if event.version is not None:
             approvals.setdefault(event.version, []).append(
                 Approval(by=event.actor, at=event.created_at, comment=event.reason)

@@ -9,7 +9,7 @@ building blocks (``_model_id``, ``_version_id``, ``_event``) through ``self``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Text, cast, func, literal, select, tuple_, ty
 
 from prodline.store import tables as t
 from prodline.store.base import StoreBase
-from prodline.store.records import RegistryEvent
 
 if TYPE_CHECKING:
     from prodline.store.registry import RegistryStore
@@ -129,53 +128,6 @@ class GovernanceStore(StoreBase):
         return func.json_remove(column, *(literal(f"$.{key}") for key in BULKY_CONTRACT_FIELDS))
 
     # events ---------------------------------------------------------------------------
-    def registry_events_of(
-        self,
-        name: str,
-        kinds: Sequence[str] | None = None,
-        *,
-        limit: int | None = None,
-        conn: Connection | None = None,
-    ) -> list[RegistryEvent]:
-        """A model's registry events of the given kinds (all kinds when ``None``), oldest
-        first; with ``limit``, only the newest ``limit`` of them (still oldest first)."""
-        if conn is None:
-            with self.read() as own:
-                return self.registry_events_of(name, kinds, limit=limit, conn=own)
-        e, v = t.registry_events, t.model_versions
-        previous = v.alias("previous")
-        model_id = self._registry()._model_id(conn, name)
-        query = (
-            select(e, v.c.version.label("version"), previous.c.version.label("previous"))
-            .outerjoin(v, v.c.id == e.c.version_id)
-            .outerjoin(previous, previous.c.id == e.c.previous_version_id)
-            .where(e.c.model_id == model_id)
-        )
-        if kinds is not None:
-            query = query.where(e.c.kind.in_(list(kinds)))
-        if limit is not None:
-            query = query.order_by(e.c.id.desc()).limit(limit)
-        else:
-            query = query.order_by(e.c.id)
-        rows = conn.execute(query).all()
-        if limit is not None:
-            rows = rows[::-1]
-        return [
-            RegistryEvent(
-                id=row.id,
-                model=name,
-                version=row.version,
-                kind=row.kind,
-                name=row.name,
-                previous_version=row.previous,
-                reason=row.reason,
-                actor=row.actor,
-                details=row.details,
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
-
     def record_event(
         self,
         name: str,

@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -190,20 +191,34 @@ class RegistryStore(StoreBase):
         with self.write() as conn:
             return self._remove_label(conn, name, version, label, actor=actor, reason=reason)
 
-    def registry_history(self, name: str, limit: int = 10_000) -> list[RegistryEvent]:
-        """Every registry event of a model, oldest first."""
+    def registry_history(
+        self,
+        name: str,
+        kinds: Sequence[str] | None = None,
+        *,
+        limit: int | None = None,
+        conn: Connection | None = None,
+    ) -> list[RegistryEvent]:
+        """A model's registry events of the given kinds (all when ``None``), oldest first;
+        with ``limit``, only the newest ``limit`` of them (still oldest first)."""
+        if conn is None:
+            with self.read() as own:
+                return self.registry_history(name, kinds, limit=limit, conn=own)
         e, v = t.registry_events, t.model_versions
         previous = v.alias("previous")
-        with self.read() as conn:
-            model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                select(e, v.c.version.label("version"), previous.c.version.label("previous"))
-                .outerjoin(v, v.c.id == e.c.version_id)
-                .outerjoin(previous, previous.c.id == e.c.previous_version_id)
-                .where(e.c.model_id == model_id)
-                .order_by(e.c.id)
-                .limit(limit)
-            ).all()
+        query = (
+            select(e, v.c.version.label("version"), previous.c.version.label("previous"))
+            .outerjoin(v, v.c.id == e.c.version_id)
+            .outerjoin(previous, previous.c.id == e.c.previous_version_id)
+            .where(e.c.model_id == self._model_id(conn, name))
+        )
+        if kinds is not None:
+            query = query.where(e.c.kind.in_(list(kinds)))
+        newest_first = limit is not None
+        query = query.order_by(e.c.id.desc() if newest_first else e.c.id).limit(limit)
+        rows = conn.execute(query).all()
+        if newest_first:
+            rows.reverse()
         return [
             RegistryEvent(
                 id=row.id,

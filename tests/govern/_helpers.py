@@ -156,7 +156,7 @@ def holder_of(model: str = "churn", alias: str = "production") -> int | None:
 
 
 def events(model: str = "churn", *kinds: str) -> list[Any]:
-    return _context.store().registry_events_of(model, list(kinds) or None)
+    return _context.store().registry_history(model, list(kinds) or None)
 
 
 def register_real(
