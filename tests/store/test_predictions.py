@@ -29,7 +29,10 @@ def test_windows_by_id_and_time_with_labels_joined(store: Store) -> None:
     store.log_feedback("churn", [("r2", 0)])  # a correction replaces the label
     logs = store.read_predictions("churn")
     assert [log.request_id for log in logs] == [f"r{i}" for i in range(10)]
-    assert {log.request_id: log.label for log in logs if log.label is not None} == {"r2": 0, "r5": 0}
+    assert {log.request_id: log.label for log in logs if log.label is not None} == {
+        "r2": 0,
+        "r5": 0,
+    }
     assert logs[3].inputs == {"x": 3} and logs[3].outputs == {"label": 1}
     after = store.read_predictions("churn", after_id=logs[6].id)
     assert [log.request_id for log in after] == ["r7", "r8", "r9"]
