@@ -29,6 +29,7 @@ def test_the_demo_closes_the_loop(tmp_path: Path, runner: str) -> None:
     assert story.retrain["status"] == "succeeded"
     holder = prodline.get_model_version("breast-cancer@production")
     assert holder.version == story.reload["holder"] and holder.version > story.champion
+    assert story.retrain["versions"] == [f"breast-cancer/{holder.version}"]  # the retrained one
     assert story.reload["failed"] == 0
     assert story.after["failed"] == 0 and story.after["versions"] == {
         f"breast-cancer/{holder.version}": story.after["n"]
