@@ -384,17 +384,21 @@ def _f(value: Any) -> str:
 
 
 def _closing(console: Console, story: Story) -> None:
+    import sys
+
     home = story.home
     holder = story.reload.get("holder")
+    installed = Path(sys.executable).with_name("prodline")
+    command = str(installed) if installed.exists() else "prodline"
     console.rule("[bold]what to open next")
     for line in (
         f"the story:        {story.reports.get('story')}",
         f"monitoring:       {story.reports.get('monitoring')}",
-        f"runs:             prodline --home {home} runs list -e breast-cancer",
-        f"the registry:     prodline --home {home} models show breast-cancer",
-        f"the audit trail:  prodline --home {home} govern history breast-cancer",
-        f"a contract:       prodline --home {home} models contract breast-cancer {holder}",
-        f"drift, live:      prodline --home {home} monitor breast-cancer --window 300rows",
+        f"runs:             {command} --home {home} runs list -e breast-cancer",
+        f"the registry:     {command} --home {home} models show breast-cancer",
+        f"the audit trail:  {command} --home {home} govern history breast-cancer",
+        f"a contract:       {command} --home {home} models contract breast-cancer {holder}",
+        f"drift, live:      {command} --home {home} monitor breast-cancer --window 300rows",
         "the tutorial:     docs/tutorial.md",
     ):
         console.print(f"  {line}")
