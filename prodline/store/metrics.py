@@ -70,8 +70,12 @@ class _PointWriter:
         try:
             if self.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
-            cursor.executemany(self.insert_sql, rows)
-            cursor.executemany(self.upsert_sql, latest)
+            if len(rows) == 1:  # the synchronous log_metric loop: skip executemany's setup
+                cursor.execute(self.insert_sql, rows[0])
+                cursor.execute(self.upsert_sql, latest[0])
+            else:
+                cursor.executemany(self.insert_sql, rows)
+                cursor.executemany(self.upsert_sql, latest)
             connection.commit()
             if self.sqlite:
                 self.dirty.set()
