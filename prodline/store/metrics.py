@@ -60,13 +60,13 @@ class _PointWriter:
         self.local = threading.local()
         self.opened: list[Any] = []
         self.lock = threading.Lock()
-        self.dirty = threading.Event()
+        self.pending = False  # written since the last checkpoint (a plain flag: cheapest)
         self.stopped = threading.Event()
         self.checkpointer: threading.Thread | None = None
 
     def write(self, rows: list[tuple[Any, ...]], latest: list[tuple[Any, ...]]) -> None:
         connection = self._connection()
-        cursor = connection.cursor()
+        cursor = self.local.cursor
         try:
             if self.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -77,8 +77,7 @@ class _PointWriter:
                 cursor.executemany(self.insert_sql, rows)
                 cursor.executemany(self.upsert_sql, latest)
             connection.commit()
-            if self.sqlite:
-                self.dirty.set()
+            self.pending = True
         except BaseException as exc:
             self._discard(connection)
             if isinstance(exc, Exception) and type(exc).__module__.split(".")[0] in (
@@ -87,8 +86,6 @@ class _PointWriter:
             ):
                 raise StoreError(f"Could not write metric points to the store: {exc}.") from exc
             raise
-        finally:
-            cursor.close()
 
     def _connection(self) -> Any:
         connection = getattr(self.local, "connection", None)
@@ -99,6 +96,7 @@ class _PointWriter:
                 connection.execute("PRAGMA foreign_keys=OFF")
                 self._start_checkpointer()
             self.local.connection = connection
+            self.local.cursor = connection.cursor()
             with self.lock:
                 self.opened.append(connection)
         return connection
@@ -114,9 +112,9 @@ class _PointWriter:
     def _checkpoint_loop(self) -> None:
         connection = self.engine.raw_connection()
         try:
-            while not self.stopped.is_set():
-                if self.dirty.wait(0.25) and not self.stopped.is_set():
-                    self.dirty.clear()
+            while not self.stopped.wait(0.25):
+                if self.pending:
+                    self.pending = False
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception:  # noqa: BLE001 - the store is closing; the next writer catches up
             pass
@@ -125,6 +123,7 @@ class _PointWriter:
 
     def _discard(self, connection: Any) -> None:
         self.local.connection = None
+        self.local.cursor.close()
         try:
             connection.rollback()
         except Exception:  # noqa: BLE001 - the connection may already be broken
@@ -136,12 +135,10 @@ class _PointWriter:
 
     def close(self) -> None:
         self.stopped.set()
-        self.dirty.set()
         if self.checkpointer is not None:
             self.checkpointer.join(timeout=5)
             self.checkpointer = None
         self.stopped.clear()
-        self.dirty.clear()
         with self.lock:
             opened, self.opened = self.opened, []
         for connection in opened:
