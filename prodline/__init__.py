@@ -6,8 +6,9 @@ so pandas, SQLAlchemy and scikit-learn load only when a function needs them.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prodline._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -84,15 +85,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline.tracking.run import Run
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'prodline' has no attribute {name!r}")
-    module = import_module(module_name)
-    value = module if module_name == f"prodline.{name}" else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("prodline", _PUBLIC, globals())

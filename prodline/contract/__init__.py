@@ -10,8 +10,9 @@ needs them.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prodline._lazy import lazy_exports
 
 _PUBLIC = {
     "Contract": "prodline.contract.contract",
@@ -26,14 +27,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline.contract.contract import FORMAT_VERSION, Contract  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'prodline.contract' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("prodline.contract", _PUBLIC, globals())

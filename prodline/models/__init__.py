@@ -12,8 +12,9 @@ load only when a function needs them.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prodline._lazy import lazy_exports
 
 _PUBLIC = {
     "write_package": "prodline.models.package",
@@ -64,14 +65,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from prodline.models.trust import TRUSTED_TYPES, check_trees, load_estimator
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'prodline.models' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("prodline.models", _PUBLIC, globals())

@@ -12,8 +12,9 @@ Names resolve lazily so ``import prodline.monitor`` stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prodline._lazy import lazy_exports
 
 _PUBLIC = {
     "compare": "prodline.monitor.drift",
@@ -68,14 +69,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from prodline.monitor.thresholds import Thresholds
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'prodline.monitor' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("prodline.monitor", _PUBLIC, globals())

@@ -14,8 +14,9 @@ until a name below is used.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prodline._lazy import lazy_exports
 
 _PUBLIC = {
     "ServeConfig": "prodline.serve.config",
@@ -37,10 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from prodline.serve.server import run_server  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _PUBLIC.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'prodline.serve' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("prodline.serve", _PUBLIC, globals())
