@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from prodline.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0003"  # keep equal to the newest file in migrations/versions (a test checks)
+HEAD_REVISION = "0004"  # keep equal to the newest file in migrations/versions (a test checks)
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -29,6 +29,7 @@ metadata = MetaData(
 
 ID = String(32)
 KEY = String(250)
+AUTO_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: the rowid itself
 
 experiments = Table(
     "experiments",
@@ -54,36 +55,54 @@ runs = Table(
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
 )
 
-params = Table(
-    "params",
+
+def _text_values(name: str) -> Table:
+    """``params`` and ``tags``: one text value per (run, key)."""
+    return Table(
+        name,
+        metadata,
+        Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+        Column("key", KEY, primary_key=True),
+        Column("value", Text, nullable=False),
+        # Search filters seek on (key, value). SQLite only: a PostgreSQL B-tree entry is
+        # limited to ~2,700 bytes and values may be up to 8,000 characters.
+        Index(f"ix_{name}_key_value", "key", "value").ddl_if(dialect="sqlite"),
+        sqlite_with_rowid=False,  # rows clustered by (run_id, key)
+    )
+
+
+params = _text_values("params")
+tags = _text_values("tags")
+
+# One id per (run, metric key): metric points refer to it instead of repeating both.
+metric_series = Table(
+    "metric_series",
     metadata,
-    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
-    Column("key", KEY, primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
+    Column("run_id", ID, ForeignKey("runs.id"), nullable=False),
+    Column("key", KEY, nullable=False),
+    UniqueConstraint("run_id", "key"),
 )
 
-tags = Table(
-    "tags",
-    metadata,
-    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
-    Column("key", KEY, primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-# Every logged point. NaN is stored as NULL; timestamps are UTC epoch milliseconds
-# because this is the one high-volume table.
+# Every logged point, keyed in the order history is read. NaN is stored as NULL;
+# timestamps are UTC epoch milliseconds because this is the one high-volume table;
+# ``seq`` orders points of one step logged in the same millisecond. On SQLite the table
+# has no rowid, so a point is one small entry in one B-tree.
 metrics = Table(
     "metrics",
     metadata,
     Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        "series",
+        AUTO_ID,
+        ForeignKey("metric_series.id"),
+        primary_key=True,
+        autoincrement=False,
     ),
-    Column("run_id", ID, ForeignKey("runs.id"), nullable=False),
-    Column("key", KEY, nullable=False),
+    Column("step", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("value", Float),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    sqlite_with_rowid=False,
 )
 
 # The value at the highest step of each (run, metric): what search filters and sorts on.
@@ -96,14 +115,13 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 run_notes = Table(
     "run_notes",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("run_id", ID, ForeignKey("runs.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("text", Text, nullable=False),
@@ -195,9 +213,7 @@ model_labels = Table(
 registry_events = Table(
     "registry_events",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("model_id", ID, ForeignKey("registered_models.id"), nullable=False),
     Column("version_id", ID, ForeignKey("model_versions.id")),
     Column("kind", String(32), nullable=False),
@@ -216,9 +232,7 @@ registry_events = Table(
 prediction_logs = Table(
     "prediction_logs",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("model", String(250), nullable=False),
     Column("version", Integer, nullable=False),
     Column("request_id", String(64), nullable=False),
@@ -235,9 +249,7 @@ prediction_logs = Table(
 feedback = Table(
     "feedback",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     Column("model", String(250), nullable=False),
     Column("request_id", String(64), nullable=False),
     Column("timestamp", BigInteger, nullable=False),

@@ -123,9 +123,7 @@ class Run:
         with self._lock:
             if step is None:
                 step = self._next_step.get(key, 0)
-            self._store.log_metric_points(self.id, [(key, value, step)])
-            if type(step) is int and step >= self._next_step.get(key, 0):
-                self._next_step[key] = step + 1
+            self._log_points([(key, value, step)])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Record several metrics at one step, in one transaction."""
@@ -155,9 +153,8 @@ class Run:
             self._log_points(list(metrics))
 
     def _log_points(self, points: list[tuple[str, Any, Any]]) -> None:
-        self._store.log_metric_points(self.id, points)
-        for key, _value, step in points:
-            if type(step) is int and step >= self._next_step.get(key, 0):
+        for key, step in self._store.log_metric_points(self.id, points).items():
+            if step >= self._next_step.get(key, 0):
                 self._next_step[key] = step + 1
 
     # artifacts -------------------------------------------------------------------------

@@ -79,3 +79,55 @@ def test_store_from_a_newer_prodline_is_refused(store_url: str) -> None:
 def test_unusable_store_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError):
         open_store(url)
+
+
+def test_metric_history_survives_the_0004_rekeying_and_its_downgrade(store_url: str) -> None:
+    """0004 rebuilds ``metrics`` without a surrogate id: every point, NaN (NULL) included,
+    is kept in the order it was logged, and a downgrade puts the old table back."""
+    engine = make_engine(store_url)
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO experiments (id, name, created_at) VALUES ('e1', 'x', :t)"),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, start_time) "
+                "VALUES ('r1', 'e1', 'old', 'finished', :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        # two points at the same step and millisecond: only the old id orders them
+        for value, step in [(0.5, 0), (0.25, 1), (None, 1), (0.125, 2)]:
+            conn.execute(
+                text(
+                    'INSERT INTO metrics (run_id, "key", "value", step, "timestamp") '
+                    "VALUES ('r1', 'loss', :v, :s, 1000)"
+                ),
+                {"v": value, "s": step},
+            )
+    engine.dispose()
+
+    store = open_store(store_url)
+    history = [(p.value, p.step) for p in store.metric_history("r1", "loss")]
+    assert history[0] == (0.5, 0) and history[1] == (0.25, 1) and history[3] == (0.125, 2)
+    assert history[2][1] == 1 and history[2][0] != history[2][0]  # NaN, after 0.25
+    store.log_metric_points("r1", [("loss", 0.0625, 3)])  # the new writer appends
+    assert [p.step for p in store.metric_history("r1", "loss")] == [0, 1, 1, 2, 3]
+    store.close()
+
+    engine = make_engine(store_url)
+    migrate.upgrade(engine, "head")
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+        rows = conn.execute(text('SELECT "value", step FROM metrics ORDER BY id')).all()
+    engine.dispose()
+    assert [step for _, step in rows] == [0, 1, 1, 2, 3]
+    assert rows[1][0] == 0.25 and rows[2][0] is None

@@ -170,3 +170,38 @@ def test_run_prefix_resolution(store: Store) -> None:
 def test_metrics_for_an_unknown_run_are_refused(store: Store) -> None:
     with pytest.raises(NotFoundError, match="existing run"):
         store.log_metric_points("f" * 32, [("loss", 1.0, 0)])
+
+
+def test_repeated_points_in_one_millisecond_are_all_kept_in_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Points of one key and step logged within the same millisecond differ only by seq."""
+    import prodline.store.metrics as metric_store
+
+    monkeypatch.setattr(metric_store, "now_ms", lambda: 1_700_000_000_000)
+    run_id = _run(store)
+    for value in (0.1, 0.2, 0.3):
+        store.log_metric_points(run_id, [("loss", value, 0)])
+    store.log_metric_points(run_id, [("loss", 0.4, 0), ("loss", 0.5, 0)])
+    assert [p.value for p in store.metric_history(run_id, "loss")] == [0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_a_seq_drawn_by_another_writer_is_redrawn_not_lost(
+    store_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers (as two processes would) drawing the same seq for the same run, key,
+    step and millisecond: the second batch is retried with fresh numbers, nothing lost."""
+    import prodline.store.metrics as metric_store
+
+    monkeypatch.setattr(metric_store, "now_ms", lambda: 1_700_000_000_000)
+    run_id = _run(store)
+    other = open_store(store_url)
+    try:
+        store._points.next_seq = other._points.next_seq = 42
+        store.log_metric_points(run_id, [("loss", 1.0, 0), ("acc", 0.5, 0)])
+        other.log_metric_points(run_id, [("loss", 2.0, 0), ("acc", 0.6, 0)])
+        assert other._points.next_seq != 44  # the collision was seen and seqs redrawn
+    finally:
+        other.close()
+    assert sorted(p.value for p in store.metric_history(run_id, "loss")) == [1.0, 2.0]
+    assert sorted(p.value for p in store.metric_history(run_id, "acc")) == [0.5, 0.6]
