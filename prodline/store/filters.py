@@ -16,6 +16,7 @@ parentheses. Metrics compare numbers; params and tags are text and support equal
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -112,8 +113,9 @@ def _tokenize(source: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, metric_columns: Mapping[str, Any] | None = None) -> None:
         self.source = source
+        self.metric_columns = metric_columns or {}
         self.tokens = _tokenize(source)
         self.index = 0
         self.metric_keys: set[str] = set()  # metrics compared anywhere in the filter
@@ -178,8 +180,8 @@ class _Parser:
                 self.index += 1
                 values.append(self._value())
             self._take("rparen", expected="')' closing the IN list")
-            return condition(field, op, values)
-        return condition(field, op, self._value())
+            return condition(field, op, values, self.metric_columns.get(field.key))
+        return condition(field, op, self._value(), self.metric_columns.get(field.key))
 
     def _operator(self) -> str:
         token = self._take("op", "like", "ilike", "not", "in", expected="a comparison operator")
@@ -198,9 +200,15 @@ class _Parser:
         return body.replace("''", "'").replace("\\'", "'").replace('\\"', '"')
 
 
-def parse_filter(source: str) -> ColumnElement[bool]:
-    """Translate a filter string into a SQL condition over ``runs`` (joined to experiments)."""
-    return _Parser(source).parse()
+def parse_filter(
+    source: str, metric_columns: Mapping[str, Any] | None = None
+) -> ColumnElement[bool]:
+    """Translate a filter string into a SQL condition over ``runs`` (joined to experiments).
+
+    ``metric_columns`` maps metric keys the query already joins (by run and key, as for
+    ordering) to their value column: comparisons on those use it instead of a subquery.
+    """
+    return _Parser(source, metric_columns).parse()
 
 
 def required_metrics(source: str) -> set[str]:
@@ -211,14 +219,17 @@ def required_metrics(source: str) -> set[str]:
     return set() if any(t.kind == "or" for t in parser.tokens) else parser.metric_keys
 
 
-def condition(field: Field, op: str, value: Any) -> ColumnElement[bool]:
-    """One comparison as SQL."""
+def condition(field: Field, op: str, value: Any, joined_metric: Any = None) -> ColumnElement[bool]:
+    """One comparison as SQL. ``joined_metric``: the value column of this metric when the
+    query already joins it (a missing metric is NULL there and never matches, as here)."""
     if field.kind == "metric":
         if op not in _NUMERIC_OPS or not isinstance(value, float):
             raise FilterSyntaxError(
                 f"metrics.{field.key} compares with numbers using = != < <= > >=, "
                 f"not {op.upper()} {value!r}."
             )
+        if joined_metric is not None:
+            return _compare(joined_metric, op, value)
         lm = t.latest_metrics
         return t.runs.c.id.in_(
             select(lm.c.run_id).where(lm.c.key == field.key, _compare(lm.c.value, op, value))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -56,11 +57,11 @@ class SearchStore(StoreBase):
         if experiments:
             self._require_experiments(experiments)
             query = query.where(t.experiments.c.name.in_(list(experiments)))
-        required: set[str] = set()
-        if filter and filter.strip():
-            query = query.where(parse_filter(filter))
-            required = required_metrics(filter)
-        query = _ordered(query, order_by or [], required)
+        has_filter = bool(filter and filter.strip())
+        required = required_metrics(filter) if has_filter else set()
+        query, joined_metrics = _ordered(query, order_by or [], required)
+        if has_filter:
+            query = query.where(parse_filter(filter, joined_metrics))
         query = query.limit(max_results + 1).offset(offset)
         with self.read() as conn:
             rows = conn.execute(query).all()
@@ -99,18 +100,20 @@ class SearchStore(StoreBase):
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         notes: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-        lm, n = t.latest_metrics, t.run_notes
+        n = t.run_notes
         with self.read() as conn:
-            for batch in chunked(ids, HYDRATE_CHUNK):
-                for table, into in ((t.params, params), (t.tags, tags), (lm, metrics)):
-                    found = conn.execute(
-                        select(table.c.run_id, table.c.key, table.c.value)
-                        .where(table.c.run_id.in_(batch))
-                        .order_by(table.c.key)
-                    ).all()  # one fetchall, not a fetch per row
-                    for run_id, key, value in found:
-                        into[run_id][key] = value
-                if full:
+            cursor = conn.connection.cursor()
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            try:
+                for batch in chunked(ids, HYDRATE_CHUNK):
+                    cursor.execute(_keyed_values_sql(len(batch), mark), batch * 3)
+                    into = (params, tags, metrics)
+                    for kind, run_id, key, text, number in cursor.fetchall():
+                        into[kind][run_id][key] = number if kind == 2 else text
+            finally:
+                cursor.close()
+            if full:
+                for batch in chunked(ids, HYDRATE_CHUNK):
                     for run_id, created, text in conn.execute(
                         select(n.c.run_id, n.c.created_at, n.c.text)
                         .where(n.c.run_id.in_(batch))
@@ -152,12 +155,34 @@ class SearchStore(StoreBase):
         ]
 
 
+@functools.lru_cache(maxsize=64)
+def _keyed_values_sql(n_ids: int, mark: str) -> str:
+    """One statement reading the params (kind 0), tags (1) and latest metrics (2) of
+    ``n_ids`` runs, in key order, as (kind, run_id, key, text, number): a plain DBAPI
+    query, as it runs on every search page."""
+    ids = ", ".join([mark] * n_ids)
+    parts = [
+        f'SELECT {kind} AS kind, run_id, "key", {columns} FROM {table} WHERE run_id IN ({ids})'
+        for kind, table, columns in (
+            (0, "params", '"value" AS text, CAST(NULL AS DOUBLE PRECISION) AS number'),
+            (1, "tags", '"value", CAST(NULL AS DOUBLE PRECISION)'),
+            (2, "latest_metrics", 'CAST(NULL AS TEXT), "value"'),
+        )
+    ]
+    return " UNION ALL ".join(parts) + ' ORDER BY kind, "key"'
+
+
 def _ordered(
     query: Select[Any], order_by: Sequence[str], required: set[str] = frozenset()
-) -> Select[Any]:
-    """Add ORDER BY; a metric the filter already requires is inner-joined, which lets
-    the database walk that metric's (key, value) index in order and stop at the limit."""
+) -> tuple[Select[Any], dict[str, Any]]:
+    """Add ORDER BY; returns the query and the value column of each metric it joined.
+
+    A metric the filter already requires is inner-joined, which lets the database walk
+    that metric's (key, value) index in order and stop at the limit; the filter then
+    compares the joined column instead of running its own subquery.
+    """
     terms = []
+    joined_metrics: dict[str, Any] = {}
     for position, spec in enumerate(order_by):
         if not isinstance(spec, str) or not spec.strip():
             raise InvalidValueError(
@@ -183,9 +208,11 @@ def _ordered(
             inner = field.kind == "metric" and field.key in required
             query = query.join(alias, on) if inner else query.outerjoin(alias, on)
             column = alias.c.value
+            if field.kind == "metric":
+                joined_metrics[field.key] = column
         terms.append((column.desc() if descending else column.asc()).nulls_last())
     terms += [t.runs.c.start_time.desc(), t.runs.c.id]
-    return query.order_by(*terms)
+    return query.order_by(*terms), joined_metrics
 
 
 def _encode_token(offset: int) -> str:
