@@ -53,7 +53,13 @@ from prodline.serve.inputs import (
     parse_v2,
 )
 from prodline.serve.metrics import ServeMetrics
-from prodline.serve.predlog import LogEntry, PredictionLogger, WriterProcess, store_sink
+from prodline.serve.predlog import (
+    FailedRequest,
+    LogEntry,
+    PredictionLogger,
+    WriterProcess,
+    store_sink,
+)
 from prodline.serve.routing import Router, ShadowRunner, Slot
 
 log = logging.getLogger("prodline.serve")
@@ -517,6 +523,8 @@ class ServeApp:
             else:
                 payload = dumps(_v2_response(model, prediction, v2_id or rid, outputs))
         except RequestError as error:
+            if model is not None:
+                self._log_failure(model, slot.role, rid, start, error)
             await self._refuse(send, error, endpoint, rid, model)
             return
         except ClientDisconnected:
@@ -524,6 +532,8 @@ class ServeApp:
         except Exception as exc:  # a bug: never from input the checks let through
             log.exception("request %s failed", rid)
             error = RequestError(500, "INTERNAL_ERROR", f"internal error: {type(exc).__name__}")
+            if model is not None:
+                self._log_failure(model, slot.role, rid, start, error)
             await self._refuse(send, error, endpoint, rid, model)
             return
         elapsed = time.perf_counter() - start
@@ -629,6 +639,19 @@ class ServeApp:
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _log_failure(
+        self, model: ServedModel, role: str, rid: str, start: float, error: RequestError
+    ) -> None:
+        """Log a request that failed once a model was chosen (for the error rate)."""
+        logger = self.state.logger
+        if logger is not None:
+            logger.log_failure(
+                FailedRequest(
+                    model.name, model.version, role, rid, int(time.time() * 1000),
+                    (time.perf_counter() - start) * 1e3, error.status, error.code, error.message,
+                )
+            )  # fmt: skip
 
     async def _refuse(
         self, send: Any, error: RequestError, endpoint: str, rid: str, model: ServedModel | None

@@ -24,6 +24,9 @@ Guarantees:
 One store row per input row: ``request_id`` is the request's id for a one-row request
 and ``<id>:<i>`` (0-based) for row ``i`` of a multi-row one; ``inputs`` holds the
 model's input columns, ``outputs`` ``{"prediction": label, "<proba column>": p, ...}``.
+A request that failed after a model was chosen (a contract violation, an internal
+error) is one row with empty inputs and ``{"error": ..., "error_code": ..., "status":
+...}`` as outputs, so the monitor's error rate sees it.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ Sink = Callable[[bytes], int]  # writes an encoded batch, returns rows written
 
 
 @dataclass(slots=True)
-class LogEntry:
-    """One answered request, as queued."""
+class _Request:
+    """What every logged request records."""
 
     model: str
     version: int
@@ -61,10 +64,26 @@ class LogEntry:
     request_id: str
     timestamp_ms: int
     latency_ms: float
+
+
+@dataclass(slots=True)
+class LogEntry(_Request):
+    """One answered request, as queued."""
+
     input_names: list[str]
     rows: Rows
     prediction: Prediction
     proba_columns: list[str]
+
+
+@dataclass(slots=True)
+class FailedRequest(_Request):
+    """A request refused or failed after a model was chosen (e.g. a contract violation):
+    logged so that the monitor's error rate counts it."""
+
+    status: int
+    code: str
+    message: str
 
 
 class PredictionLogger:
@@ -119,7 +138,24 @@ class PredictionLogger:
         n = entry.rows.n
         if self._queued_rows + n > self.max_rows or self._stopping:
             return self._drop(n)
-        item = self._encode(entry)
+        return self._queue(n, self._encode(entry))
+
+    def log_failure(self, failure: FailedRequest) -> bool:
+        """Queue a request the model could not answer: one row, no inputs, and
+        ``{"error": message, "error_code": code, "status": status}`` as its outputs."""
+        if self._queued_rows + 1 > self.max_rows or self._stopping:
+            return self._drop(1)
+        f = failure
+        error = {"error": f.message, "error_code": f.code, "status": f.status}
+        return self._queue(
+            1,
+            orjson.dumps(
+                [f.model, f.version, f.role, f.request_id, f.timestamp_ms, f.latency_ms, -1,
+                 {}, None, None, error],
+            ),
+        )  # fmt: skip
+
+    def _queue(self, n: int, item: bytes) -> bool:
         wake = False
         with self._lock:
             if self._queued_rows + n > self.max_rows or self._stopping:
@@ -158,7 +194,7 @@ class PredictionLogger:
         p = e.prediction
         return orjson.dumps(
             [e.model, e.version, e.role, e.request_id, e.timestamp_ms, e.latency_ms, schema[2],
-             inputs, p.labels, p.proba],
+             inputs, p.labels, p.proba, None],
             default=_plain, option=_NUMPY,
         )  # fmt: skip
 
@@ -246,7 +282,21 @@ def decode_batch(data: bytes) -> list[dict[str, Any]]:
     shapes, items = orjson.loads(data)
     out: list[dict[str, Any]] = []
     dumps = orjson.dumps
-    for model, version, role, rid, stamp, latency, index, inputs, labels, proba in items:
+    for model, version, role, rid, stamp, latency, index, inputs, labels, proba, error in items:
+        if error is not None:  # a failed request: one row, the error as its outputs
+            out.append(
+                {
+                    "model": model,
+                    "version": version,
+                    "role": role,
+                    "request_id": rid,
+                    "timestamp": stamp,
+                    "latency_ms": latency,
+                    "inputs": "{}",
+                    "outputs": dumps(error).decode(),
+                }
+            )
+            continue
         proba_columns = shapes[index][1]
         rows = [inputs] if isinstance(inputs, dict) else inputs
         n = len(rows)

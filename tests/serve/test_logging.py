@@ -132,3 +132,28 @@ def test_feedback_labels_join_logged_predictions(serve, cancer_rows) -> None:
     assert labels == {
         rid1: 1, f"{rid3}:0": 0, f"{rid3}:1": 1, f"{rid3}:2": 0, "my-order-7": 0,
     }  # fmt: skip
+
+
+def test_refused_requests_are_logged_so_the_error_rate_counts_them(serve, cancer_rows) -> None:
+    """A contract violation is one logged row with the error as its outputs: the
+    monitor's error rate counts it, and its inputs are never used as drift data."""
+    from prodline.monitor import monitor
+
+    server = serve("cancer", "--log-flush-interval", "0.1")
+    bad = dict(cancer_rows[0], mean_radius="large")
+    with server.client() as client:
+        for row in cancer_rows[:3]:
+            assert client.post("/invocations", json={"dataframe_records": [row]}).is_success
+        refused = client.post("/invocations", json={"dataframe_records": [bad]})
+        assert refused.status_code == 422
+        assert client.post("/invocations", content=b"{", headers={
+            "content-type": "application/json"}).status_code == 400  # fmt: skip
+    server.stop_gracefully()
+    logs = {log.request_id: log for log in _context.store().read_predictions("cancer")}
+    assert len(logs) == 4, "the unparseable request (no model chosen) is not logged"
+    failed = logs[refused.headers["x-request-id"]]
+    assert failed.inputs == {}
+    assert failed.outputs["error_code"] == "CONTRACT_VIOLATION"
+    assert failed.outputs["status"] == 422 and "mean_radius" in failed.outputs["error"]
+    ops = monitor("cancer", window="1d").operations
+    assert (ops["n_requests"], ops["n_errors"], ops["error_rate"]) == (4, 1, 0.25)
