@@ -215,16 +215,9 @@ def _serve_and_monitor(
         console.print(
             f"   [red]alert[/] {alert.rule}: {alert.message} → {', '.join(alert.actions)}"
         )
-    if check.fired and story.shifted.get("live_f1") is not None:
-        prodline.add_label(
-            model,
-            story.champion,
-            "degraded",
-            reason=f"live f1 {story.shifted['live_f1']:.3f} vs contract "
-            f"{story.shifted['contract_f1']:.3f} on {story.shifted['labelled']} labelled cases",
-            actor="monitoring",
-        )
-        console.print(f"   {model}/{story.champion} labelled [bold]degraded[/] with the evidence")
+    for done in check.actions:
+        if done["kind"] == "label":
+            console.print(f"   {done['detail']} by the policy's action (the alert is the reason)")
 
 
 def _retrain_and_reload(

@@ -1,4 +1,6 @@
-"""What an alert does: call a webhook, run a shell command, or request a retrain.
+"""What an alert does: call a webhook, run a shell command, request a retrain, or label
+the monitored version in the registry (``degraded``, say, which a governance rule can
+then refuse to promote).
 
 Webhooks get the alert as a JSON ``POST``; commands get it as JSON on standard input and
 in the environment (``PRODLINE_ALERT``: one line, ``PRODLINE_ALERT_JSON``: the payload,
@@ -50,9 +52,23 @@ def run_action(kind: str, params: dict[str, Any], payload: dict[str, Any]) -> di
         if kind == "retrain":
             path = write_retrain_request(payload, params)
             return {"kind": kind, "ok": True, "detail": str(path)}
+        if kind == "label":
+            return _label_version(params["label"], payload)
     except Exception as e:  # noqa: BLE001 - an action's failure is reported, not raised
         return {"kind": kind, "ok": False, "detail": f"{type(e).__name__}: {e}"}
     return {"kind": kind, "ok": False, "detail": f"unknown action kind {kind!r}"}
+
+
+def _label_version(label: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Label the monitored version in the registry; the fired rules are the reason."""
+    from prodline.registry.api import add_label
+
+    model, version = payload["model"], payload.get("version")
+    if version is None:
+        return {"kind": "label", "ok": False, "detail": f"no {payload['alias']} version to label"}
+    reason = "; ".join(f"{a['rule']}: {a['message']}" for a in payload["alerts"])
+    add_label(model, int(version), label, reason=reason, actor="prodline-monitor")
+    return {"kind": "label", "ok": True, "detail": f"{model}/{version} labelled {label!r}"}
 
 
 def _govern_notify(

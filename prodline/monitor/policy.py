@@ -25,6 +25,8 @@ reads only that section::
         team: {webhook: "http://127.0.0.1:9000/hooks/monitor"}
         page: {command: "echo \\"$PRODLINE_ALERT\\" >> alerts.log"}
         retrain: {retrain: {reason: drift}}       # built in; writes a retrain request
+        degraded: {label: degraded}               # labels the monitored version (reason:
+                                                  # the alert messages)
 
 Errors name the file, the line and the key, and say what would be valid.
 """
@@ -40,6 +42,7 @@ from typing import Any
 from prodline.errors import InvalidValueError
 from prodline.monitor.thresholds import Thresholds
 from prodline.monitor.windows import parse_window
+from prodline.store.registry import check_tag_name
 
 CONDITIONS = (
     "drift_share",
@@ -53,7 +56,7 @@ CONDITIONS = (
     "traffic_drop",
 )
 LATENCY_KEYS = ("mean_ms", "p50_ms", "p95_ms", "p99_ms")
-ACTION_KINDS = ("webhook", "command", "retrain")
+ACTION_KINDS = ("webhook", "command", "retrain", "label")
 _RULE_KEYS = frozenset({"name", "actions", *CONDITIONS})
 _SECTION_KEYS = frozenset(
     {"window", "min_rows", "thresholds", "columns", "feature_importance", "alerts", "actions"}
@@ -81,8 +84,8 @@ class AlertRule:
 @dataclass(frozen=True)
 class Action:
     """A named action: ``kind`` webhook (``url``, ``headers``, ``timeout``), command
-    (``command``, ``timeout``) or retrain (free-form ``params`` copied into the
-    request)."""
+    (``command``, ``timeout``), retrain (free-form ``params`` copied into the request)
+    or label (``label``: the registry label put on the monitored version)."""
 
     name: str
     kind: str
@@ -203,7 +206,8 @@ def _actions(raw: Any, fail: Any) -> dict[str, Action]:
     if not isinstance(raw, Mapping):
         raise fail(
             ("actions",),
-            "must map action names to {webhook: URL}, {command: ...} or {retrain: ...}",
+            "must map action names to {webhook: URL}, {command: ...}, {retrain: ...} or "
+            "{label: NAME}",
         )
     out: dict[str, Action] = {"retrain": Action("retrain", "retrain", {})}
     for name, spec in raw.items():
@@ -228,13 +232,18 @@ def _actions(raw: Any, fail: Any) -> dict[str, Action]:
             if not isinstance(command, str | list) or not command:
                 raise fail((*path, "command"), "must be a shell command (a string) or argv list")
             params["command"] = command
-        else:
+        elif kind == "retrain":
             extra = spec["retrain"]
             if extra not in (None, True) and not isinstance(extra, Mapping):
                 raise fail((*path, "retrain"), "must be true or a mapping of request fields")
             params = dict(extra) if isinstance(extra, Mapping) else {}
+        else:
+            try:
+                params = {"label": check_tag_name(spec["label"], "label")}
+            except InvalidValueError as exc:
+                raise fail((*path, "label"), str(exc)) from None
         timeout = params.get("timeout", 10 if kind == "webhook" else 60)
-        if kind != "retrain":
+        if kind in ("webhook", "command"):
             if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
                 raise fail((*path, "timeout"), "must be a number of seconds > 0")
             params["timeout"] = float(timeout)

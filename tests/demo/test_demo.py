@@ -36,8 +36,9 @@ def test_the_demo_closes_the_loop(tmp_path: Path, runner: str) -> None:
     }
     assert story.after["live_f1"] > story.shifted["live_f1"]
     champion = prodline.get_model_version(f"breast-cancer/{story.champion}")
-    labels = {label.label for label in champion.labels}
-    assert "degraded" in labels
+    labels = {label.label: label for label in champion.labels}
+    assert labels["degraded"].actor == "prodline-monitor"  # the policy's label action
+    assert "live f1 below the contract" in labels["degraded"].reason
     report = Path(story.reports["story"]).read_text()
     assert "Governance" in report and "<svg" in report
     assert Path(story.reports["monitoring"]).stat().st_size > 10_000

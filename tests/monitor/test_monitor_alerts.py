@@ -40,6 +40,7 @@ monitor:
     - prediction_drift: true
     - missing_values: true
     - performance: {{metric: accuracy, drop_above: 0.02}}
+      actions: [degraded]
     - performance: {{metric: recall, below: 0.5, min_labels: 20}}
     - error_rate: {{above: 0.01}}
     - latency: {{p99_ms: 2.0}}
@@ -47,6 +48,7 @@ monitor:
   actions:
     team: {{webhook: "{url}", headers: {{X-Team: risk}}}}
     log: {{command: "cat > {log}"}}
+    degraded: {{label: degraded}}
 """
 
 
@@ -90,6 +92,7 @@ def test_a_quiet_day_fires_nothing_but_latency(
     assert by_rule["traffic_drop-9"].evaluated and by_rule["traffic_drop-9"].value == 0.0
     assert receiver.received == [] and result.actions == []  # the latency rule has none
     assert pending_retrain_requests(MODEL) == []
+    assert _labels(1) == {}
 
 
 def test_drift_decay_and_a_traffic_drop_fire_their_rules_and_actions(
@@ -120,17 +123,26 @@ def test_drift_decay_and_a_traffic_drop_fire_their_rules_and_actions(
     (request,) = pending_retrain_requests(MODEL)
     assert request["model"] == MODEL and "drift share" in request["reason"]
     assert Path(request["path"]).parent == registry.home / "triggers" / MODEL
+    # the decayed version is labelled in the registry, the alert as the reason
+    degraded = _labels(1)["degraded"]
+    assert degraded.actor == "prodline-monitor" and "accuracy" in degraded.reason
     assert {a["action"]: a["ok"] for a in result.actions} == {
         "team": True,
         "retrain": True,
         "log": True,
+        "degraded": True,
     }
     # checking again in the same window reports the alerts but repeats no action
     again = check(MODEL, now=now + HOUR)
     assert {a.rule for a in again.fired} == fired and again.actions == []
     assert len(receiver.received) == 1 and len(pending_retrain_requests(MODEL)) == 1
     forced = check(MODEL, now=now + HOUR, repeat=True)
-    assert len(forced.actions) == 3 and len(receiver.received) == 2
+    assert len(forced.actions) == 4 and len(receiver.received) == 2
+
+
+def _labels(version: int) -> dict:
+    record = _context.store().get_model_version(MODEL, version, None)
+    return {label.label: label for label in record.labels}
 
 
 def test_check_without_a_policy_has_no_rules(registry: Registry) -> None:
@@ -189,3 +201,9 @@ def test_actions_are_checked() -> None:
         parse_section({"actions": {"a": {"webhook": "http://x", "command": "ls"}}})
     parsed = parse_section({"actions": {"a": {"command": ["echo", "hi"], "timeout": 5}}})
     assert parsed.actions["a"].params == {"command": ["echo", "hi"], "timeout": 5.0}
+    assert parse_section({"actions": {"d": {"label": "degraded"}}}).actions["d"].params == {
+        "label": "degraded"
+    }
+    for bad in ("Degraded!", "", 3):
+        with pytest.raises(InvalidValueError, match=r"actions\.d\.label.*lowercase"):
+            parse_section({"actions": {"d": {"label": bad}}})
