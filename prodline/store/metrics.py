@@ -9,6 +9,10 @@ On SQLite the writer connection does not checkpoint the WAL itself (a checkpoint
 the disk and would stall the call that triggers it): a background thread checkpoints
 every 250 ms after writes. Its foreign-key checks are replaced by checking each run id
 once per store.
+
+Each (run, key) gets a ``metric_series`` id once (cached per store); a point is then
+``(series, step, timestamp, seq, value)``, written in the primary key's order when the
+batch's steps already rise.
 """
 
 from __future__ import annotations
