@@ -19,7 +19,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 def check_key(key: Any, what: str) -> str:
     """A param, metric or tag key: letters, digits, ``_ - . / : space``; at most 250 chars."""
-    if key in _valid_keys:
+    if type(key) is str and key in _valid_keys:
         return key
     if not isinstance(key, str):
         raise InvalidValueError(f"{what} key must be a string, got {type(key).__name__}: {key!r}")

@@ -1,9 +1,9 @@
 """Check a batch of ``(key, value, step)`` metric points, a column at a time.
 
-The usual batch (string keys, float values, int steps) is checked in passes that run
-in C over whole columns, with each distinct key checked once. Anything else goes point
-by point through :mod:`prodline.store.checks`, which converts numpy numbers and raises
-the precise error.
+A large batch of the usual kind (string keys, float values, int steps) is checked in
+passes that run in C over whole columns, with each distinct key checked once. Small
+batches, and columns of other types, go point by point through
+:mod:`prodline.store.checks`, which converts numpy numbers and raises the precise error.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ Columns = tuple[tuple[str, ...], tuple[float | None, ...], tuple[int, ...]]
 def point_columns(points: Iterable[Any]) -> Columns:
     """``(keys, values, steps)`` of valid points. NaN becomes ``None`` (stored as NULL)."""
     batch = points if isinstance(points, list | tuple) else list(points)
-    if not batch:
-        return (), (), ()
+    if len(batch) < _COLUMN_PASSES_FROM:
+        return _point_by_point(batch)
     try:
         well_formed = set(map(len, batch)) == {3}
     except TypeError:
         well_formed = False
     if not well_formed:
-        _refuse_malformed(batch)
+        return _point_by_point(batch)  # raises, naming the malformed point
     keys, values, steps = zip(*batch, strict=True)
     try:
         distinct = set(keys)
@@ -46,10 +46,21 @@ def point_columns(points: Iterable[Any]) -> Columns:
     return keys, values, steps
 
 
-def _refuse_malformed(batch: list[Any] | tuple[Any, ...]) -> None:
+_COLUMN_PASSES_FROM = 16  # smaller batches (a log_metric call) are faster point by point
+
+
+def _point_by_point(batch: list[Any] | tuple[Any, ...]) -> Columns:
+    keys: list[str] = []
+    values: list[float | None] = []
+    steps: list[int] = []
     for position, point in enumerate(batch):
         if not isinstance(point, list | tuple) or len(point) != 3:
             raise InvalidValueError(
                 f"Metric point {position} is {str(point)[:80]!r}; points are "
                 "(key, value, step) tuples, e.g. ('loss', 0.25, 3)."
             )
+        key, value, step = point
+        keys.append(check_key(key, "metric"))
+        values.append(check_metric_value(value, key))
+        steps.append(check_step(step, key))
+    return tuple(keys), tuple(values), tuple(steps)

@@ -136,14 +136,32 @@ def test_numpy_values_and_steps_are_accepted(store: Store) -> None:
         (("loss", True, 0), "must be a real number"),
         (("loss", 0.5, 1.5), "step must be an integer"),
         (("bad key!", 0.5, 0), "Invalid metric key"),
+        ((["loss"], 0.5, 0), "key must be a string"),
+        (("loss", 0.5), "Metric point 1 is"),
+        ("loss", "Metric point 1 is"),
     ],
 )
-def test_a_bad_point_rejects_the_whole_batch(store: Store, point: tuple, message: str) -> None:
+@pytest.mark.parametrize("good_points", [1, 40], ids=["small-batch", "large-batch"])
+def test_a_bad_point_rejects_the_whole_batch(
+    store: Store, point: tuple, message: str, good_points: int
+) -> None:
+    """Small batches are checked point by point, large ones a column at a time: the
+    same errors either way, and nothing is written."""
     run_id = _run(store)
+    batch = [("ok", 1.0, 0), point] + [("ok", 1.0, step) for step in range(1, good_points)]
     with pytest.raises(InvalidValueError, match=message):
-        store.log_metric_points(run_id, [("ok", 1.0, 0), point])
+        store.log_metric_points(run_id, batch)
     assert store.get_run(run_id).metrics == {}
     assert store.metric_history(run_id, "ok") == []
+
+
+def test_a_large_batch_converts_numpy_numbers_and_nan(store: Store) -> None:
+    run_id = _run(store)
+    batch = [("loss", np.float32(0.5), np.int64(step)) for step in range(20)]
+    batch += [("acc", float("nan"), step) for step in range(20)]
+    assert store.log_metric_points(run_id, batch) == {"loss": 19, "acc": 19}
+    assert [p.step for p in store.metric_history(run_id, "loss")] == list(range(20))
+    assert math.isnan(store.metric_history(run_id, "acc")[-1].value)
 
 
 def test_artifact_records_are_immutable(store: Store) -> None:
