@@ -206,7 +206,8 @@ class MetricsStore(StoreBase):
         super().__init__(engine, url)
         self._points = _PointWriter(engine)
         self._known_runs: set[str] = set()
-        self._series: dict[tuple[str, str], int] = {}  # (run_id, key) -> metric_series.id
+        self._series: dict[str, dict[str, int]] = {}  # run_id -> key -> metric_series.id
+        self._series_keys: dict[int, str] = {}  # metric_series.id -> key
 
     def log_metric_points(self, run_id: str, points: Iterable[MetricTuple]) -> dict[str, int]:
         """Write ``(key, value, step)`` points in one transaction; returns the highest
@@ -216,28 +217,29 @@ class MetricsStore(StoreBase):
         NULL and read back as NaN; infinities are stored as they are.
         """
         keys, values, steps = point_columns(points)
-        if not keys:
+        n = len(keys)
+        if not n:
             return {}
         self._require_run(run_id)
-        series_of = self._series_ids(run_id, set(keys))
+        series = self._series_ids(run_id, keys)
         stamp = now_ms()
-        first = self._points.take_seqs(len(keys))
+        first = self._points.take_seqs(n)
         rows = list(
             zip(
-                map(series_of.__getitem__, keys),
+                series,
                 steps,
                 itertools.repeat(stamp),
-                range(first, first + len(keys)),
+                range(first, first + n),
                 values,
                 strict=False,
             )
         )
-        if not all(map(operator.le, steps, steps[1:])):
+        if n > 1 and not all(map(operator.le, steps, steps[1:])):
             rows.sort()  # by (series, step, timestamp, seq): seq is unique, values never compared
         # Steps now rise within each series, so a series' last row is its latest point
         # (of equal steps, the one logged last).
         last = dict(zip(map(_SERIES, rows), rows, strict=True))
-        key_of = {series: key for key, series in series_of.items()}
+        key_of = self._series_keys
         latest = [
             (run_id, key_of[series], value, step, stamp)
             for series, step, _, _, value in last.values()
@@ -254,35 +256,36 @@ class MetricsStore(StoreBase):
             raise NotFoundError(f"No run with id {run_id!r}: metrics need an existing run.")
         self._known_runs.add(run_id)
 
-    def _series_ids(self, run_id: str, keys: set[str]) -> dict[str, int]:
-        """The metric_series id of each key of a run, created when new."""
+    def _series_ids(self, run_id: str, keys: tuple[str, ...]) -> list[int]:
+        """The metric_series id of each of ``keys`` (in order), creating new ones."""
+        known = self._series.get(run_id)
+        if known is not None:
+            try:
+                return list(map(known.__getitem__, keys))
+            except KeyError:
+                pass  # a key this run has not logged through this store yet
+        self._add_series(run_id, set(keys).difference(known or ()))
+        return list(map(self._series[run_id].__getitem__, keys))
+
+    def _add_series(self, run_id: str, keys: set[str]) -> None:
+        ms = t.metric_series
         found: dict[str, int] = {}
-        missing: list[str] = []
-        for key in keys:
-            series = self._series.get((run_id, key))
-            if series is None:
-                missing.append(key)
-            else:
-                found[key] = series
-        if missing:
-            ms = t.metric_series
-            with self.write() as conn:
-                conn.execute(
-                    text(
-                        'INSERT INTO metric_series (run_id, "key") VALUES (:run_id, :key) '
-                        'ON CONFLICT (run_id, "key") DO NOTHING'
-                    ),
-                    [{"run_id": run_id, "key": key} for key in missing],
-                )
-                for batch in chunked(missing):
-                    query = select(ms.c.key, ms.c.id).where(
-                        ms.c.run_id == run_id, ms.c.key.in_(batch)
-                    )
-                    found.update(conn.execute(query).all())
-            if len(self._series) > 100_000:
-                self._series.clear()
-            self._series.update({(run_id, key): found[key] for key in missing})
-        return found
+        with self.write() as conn:
+            conn.execute(
+                text(
+                    'INSERT INTO metric_series (run_id, "key") VALUES (:run_id, :key) '
+                    'ON CONFLICT (run_id, "key") DO NOTHING'
+                ),
+                [{"run_id": run_id, "key": key} for key in keys],
+            )
+            for batch in chunked(keys):
+                query = select(ms.c.key, ms.c.id).where(ms.c.run_id == run_id, ms.c.key.in_(batch))
+                found.update(conn.execute(query).all())
+        if len(self._series_keys) > 100_000:
+            self._series.clear()
+            self._series_keys.clear()
+        self._series.setdefault(run_id, {}).update(found)
+        self._series_keys.update({series: key for key, series in found.items()})
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point logged for ``key`` in a run, by step then time."""
