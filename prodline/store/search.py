@@ -95,7 +95,7 @@ class SearchStore(StoreBase):
         return self._hydrate(rows, full=True)[0]
 
     def _hydrate(self, rows: Sequence[Any], full: bool) -> list[RunRecord]:
-        ids = [row.id for row in rows]
+        ids = [row[0] for row in rows]
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
@@ -107,9 +107,13 @@ class SearchStore(StoreBase):
             try:
                 for batch in chunked(ids, HYDRATE_CHUNK):
                     cursor.execute(_keyed_values_sql(len(batch), mark), batch * 3)
-                    into = (params, tags, metrics)
                     for kind, run_id, key, text, number in cursor.fetchall():
-                        into[kind][run_id][key] = number if kind == 2 else text
+                        if kind == 2:  # a metric: NaN is stored as NULL
+                            metrics[run_id][key] = math.nan if number is None else number
+                        elif kind:
+                            tags[run_id][key] = text
+                        else:
+                            params[run_id][key] = text
             finally:
                 cursor.close()
             if full:
@@ -120,18 +124,19 @@ class SearchStore(StoreBase):
                         .order_by(n.c.id)
                     ).all():
                         notes[run_id].append({"created_at": created, "text": text})
-        for values in metrics.values():
-            for key, value in values.items():
-                if value is None:
-                    values[key] = math.nan
-        extra: dict[str, dict[str, Any]] = {i: {} for i in ids}
-        if full:
-            datasets = self.run_datasets(ids)  # type: ignore[attr-defined]
-            for run_id in ids:
-                extra[run_id] = {
-                    "artifacts": self.list_artifacts(run_id),  # type: ignore[attr-defined]
-                    "datasets": datasets[run_id],
-                }
+        if not full:  # a search page: rows hold _RUN_COLUMNS, read by position (fast)
+            return [
+                RunRecord(
+                    *row[:7],  # id, experiment_id, experiment, name, status, start, end
+                    params[row[0]],
+                    metrics[row[0]],
+                    tags[row[0]],
+                    error=row[7],
+                    reproduced_from=row[8],
+                )
+                for row in rows
+            ]
+        datasets = self.run_datasets(ids)  # type: ignore[attr-defined]
         return [
             RunRecord(
                 id=row.id,
@@ -145,11 +150,12 @@ class SearchStore(StoreBase):
                 metrics=metrics[row.id],
                 tags=tags[row.id],
                 error=row.error,
-                code=row.code if full else None,
-                environment=row.environment if full else None,
+                code=row.code,
+                environment=row.environment,
                 reproduced_from=row.reproduced_from,
                 notes=notes[row.id],
-                **extra[row.id],
+                artifacts=self.list_artifacts(row.id),  # type: ignore[attr-defined]
+                datasets=datasets[row.id],
             )
             for row in rows
         ]
