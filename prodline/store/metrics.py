@@ -53,6 +53,7 @@ def now_ms() -> int:
 
 
 _SEQ_ATTEMPTS = 3
+SERIES_CACHE_LIMIT = 100_000  # cached (run, key) -> series ids before the cache starts over
 _SERIES = operator.itemgetter(0)
 
 
@@ -264,10 +265,15 @@ class MetricsStore(StoreBase):
                 return list(map(known.__getitem__, keys))
             except KeyError:
                 pass  # a key this run has not logged through this store yet
+        if len(self._series_keys) > SERIES_CACHE_LIMIT:
+            self._series.clear()
+            self._series_keys.clear()
+            known = None
         self._add_series(run_id, set(keys).difference(known or ()))
         return list(map(self._series[run_id].__getitem__, keys))
 
     def _add_series(self, run_id: str, keys: set[str]) -> None:
+        """Create (or find, if another writer did) the series of ``keys`` and cache them."""
         ms = t.metric_series
         found: dict[str, int] = {}
         with self.write() as conn:
@@ -281,9 +287,6 @@ class MetricsStore(StoreBase):
             for batch in chunked(keys):
                 query = select(ms.c.key, ms.c.id).where(ms.c.run_id == run_id, ms.c.key.in_(batch))
                 found.update(conn.execute(query).all())
-        if len(self._series_keys) > 100_000:
-            self._series.clear()
-            self._series_keys.clear()
         self._series.setdefault(run_id, {}).update(found)
         self._series_keys.update({series: key for key, series in found.items()})
 

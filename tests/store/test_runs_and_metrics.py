@@ -223,3 +223,20 @@ def test_a_seq_drawn_by_another_writer_is_redrawn_not_lost(
         other.close()
     assert sorted(p.value for p in store.metric_history(run_id, "loss")) == [1.0, 2.0]
     assert sorted(p.value for p in store.metric_history(run_id, "acc")) == [0.5, 0.6]
+
+
+def test_the_series_cache_can_be_emptied_between_calls(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its size limit the (run, key) -> series cache starts over: known and new keys
+    in one batch still resolve, to the same series as before."""
+    import prodline.store.metrics as metric_store
+
+    run_id = _run(store)
+    store.log_metric_points(run_id, [("a", 1.0, 0), ("b", 1.0, 0)])
+    monkeypatch.setattr(metric_store, "SERIES_CACHE_LIMIT", 1)
+    store.log_metric_points(run_id, [("a", 2.0, 1), ("c", 2.0, 1)])
+    store.log_metric_points(run_id, [("b", 3.0, 1), ("d", 3.0, 1)])
+    assert [p.value for p in store.metric_history(run_id, "a")] == [1.0, 2.0]
+    assert [p.value for p in store.metric_history(run_id, "b")] == [1.0, 3.0]
+    assert store.get_run(run_id).metrics == {"a": 2.0, "b": 3.0, "c": 2.0, "d": 3.0}
