@@ -26,7 +26,7 @@ reads only that section::
         page: {command: "echo \\"$PRODLINE_ALERT\\" >> alerts.log"}
         retrain: {retrain: {reason: drift}}       # built in; writes a retrain request
         degraded: {label: degraded}               # labels the monitored version (reason:
-                                                  # the alert messages)
+                                                  # the fired rules and their messages)
 
 Errors name the file, the line and the key, and say what would be valid.
 """
